@@ -1,0 +1,101 @@
+#pragma once
+/// @file
+/// `Activations`: one (samples × features) matrix prepared once for any number of comparisons,
+/// and `ActivationPair`: two of them on the same samples, computing every index while sharing
+/// the expensive covariance products.
+///
+/// Preparing centres the columns, drops constant features and checks for NaN/Inf. The
+/// covariance XᵀX and its eigendecomposition are computed at most once per `Activations`
+/// (lazily, thread-safe), so comparing a snapshot with several others (its predecessor, the
+/// final snapshot, …) pays its own factorization once:
+///
+///   Activations previous(prev_matrix), current(cur_matrix);
+///   current.factorize();                        // optional: do the work now
+///   auto a = ActivationPair(previous, current).svcca();
+///   auto b = ActivationPair(current, final_snapshot).svcca();   // reuses current's factors
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layerwatch/core/status.h"
+#include "layerwatch/similarity/options.h"
+#include "layerwatch/similarity/results.h"
+
+namespace layerwatch::similarity {
+
+namespace detail {
+struct ActivationState;
+}  // namespace detail
+
+/// One activation matrix, centred, with its covariance factorization cached.
+/// Cheap to copy (copies share the same prepared data). Immutable once built.
+class Activations {
+ public:
+  /// Prepares `x` (n samples × p features). Throws `std::invalid_argument` never; problems with
+  /// the data (NaN, empty, all constant) are reported by `status()`.
+  explicit Activations(const Eigen::Ref<const Eigen::MatrixXd>& x,
+                       Precision precision = Precision::kFloat64);
+  /// Same for float32 input (products in `precision`; float64 by default).
+  explicit Activations(const Eigen::Ref<const Eigen::MatrixXf>& x,
+                       Precision precision = Precision::kFloat64);
+
+  int64_t samples() const;        ///< n.
+  int64_t features() const;       ///< p, the original width.
+  int64_t kept_features() const;  ///< p minus the dropped constant columns.
+  const std::vector<int64_t>& dropped_constant() const;  ///< Indices of constant columns.
+  Precision precision() const;
+  Status status() const;          ///< kOk, kNonFinite, kEmptyInput or kZeroVariance.
+  const std::string& message() const;
+
+  /// Computes and caches the covariance and its eigendecomposition now (otherwise done on
+  /// first use). Safe to call from several threads.
+  void factorize() const;
+
+  /// Singular values of the centred matrix, descending (computes the factorization if needed).
+  Eigen::VectorXd singular_values() const;
+
+  /// Internal state, shared by copies.
+  const std::shared_ptr<detail::ActivationState>& state() const { return state_; }
+
+ private:
+  std::shared_ptr<detail::ActivationState> state_;
+};
+
+/// Two activation matrices over the same samples. Computes any index; the cross-covariance
+/// XᵀY is computed once and shared between the indices of one pair.
+class ActivationPair {
+ public:
+  /// Throws `std::invalid_argument` naming both shapes if the sample counts differ, or if the
+  /// two were prepared with different precisions.
+  ActivationPair(Activations x, Activations y);
+  ~ActivationPair();
+  ActivationPair(ActivationPair&&) noexcept;
+  ActivationPair& operator=(ActivationPair&&) noexcept;
+
+  /// CCA: all canonical correlations, ρ̄ (`value`) and R²_CCA.
+  CcaResult cca(const CcaOptions& options = {});
+  /// SVCCA: SVD reduction of each side, then CCA; `value` is ρ̄ over the kept directions.
+  CcaResult svcca(const SvccaOptions& options = {});
+  /// PWCCA (Morcos et al. 2018), weighted by the narrower side's canonical variates.
+  PwccaResult pwcca(const CcaOptions& options = {});
+  /// Linear CKA, biased or debiased.
+  CkaResult linear_cka(const CkaOptions& options = {});
+  /// RBF-kernel CKA.
+  CkaResult rbf_cka(const RbfCkaOptions& options = {});
+  /// Orthogonal Procrustes distance.
+  ProcrustesResult procrustes();
+
+  const Activations& x() const { return x_; }
+  const Activations& y() const { return y_; }
+
+ private:
+  struct Cache;
+  Activations x_;
+  Activations y_;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace layerwatch::similarity

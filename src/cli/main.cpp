@@ -1,0 +1,36 @@
+// The `layerwatch` command: offline tools over saved activations and run logs.
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  using namespace layerwatch::cli;
+  CLI::App app{"layerwatch: layer convergence analysis for LibTorch training"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "layerwatch 0.1.0");
+  const auto run_compare = add_compare_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "layerwatch: {}\nRun 'layerwatch --help' for usage.\n", e.what());
+    return kExitUsage;
+  }
+  try {
+    if (app.got_subcommand("compare")) return run_compare();
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "layerwatch: {}\n", e.what());
+    return kExitFailure;
+  }
+  return kExitUsage;
+}

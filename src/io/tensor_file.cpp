@@ -1,0 +1,74 @@
+#include "layerwatch/io/tensor_file.h"
+
+#include <fmt/format.h>
+#include <torch/serialize.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "layerwatch/io/npy_reader.h"
+
+namespace layerwatch::io {
+namespace {
+
+bool looks_like_zip(const std::vector<char>& bytes) {
+  return bytes.size() >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4;
+}
+
+bool looks_like_pickle(const std::vector<char>& bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80 &&
+         static_cast<unsigned char>(bytes[1]) <= 5;
+}
+
+Array tensor_to_array(const std::string& path, torch::Tensor tensor) {
+  const auto type = tensor.scalar_type();
+  if (type == torch::kHalf || type == torch::kBFloat16) {
+    tensor = tensor.to(torch::kFloat32);
+  } else if (type != torch::kFloat32 && type != torch::kFloat64) {
+    throw FileError(path, fmt::format("tensor dtype {} is not supported: save a float32 or "
+                                      "float64 tensor (e.g. t.float())",
+                                      std::string(c10::toString(type))));
+  }
+  tensor = tensor.detach().to(torch::kCPU).contiguous();
+  Array array;
+  array.shape.assign(tensor.sizes().begin(), tensor.sizes().end());
+  const auto count = static_cast<size_t>(tensor.numel());
+  if (tensor.scalar_type() == torch::kFloat32) {
+    array.dtype = DType::kFloat32;
+    array.f32.assign(tensor.data_ptr<float>(), tensor.data_ptr<float>() + count);
+  } else {
+    array.dtype = DType::kFloat64;
+    array.f64.assign(tensor.data_ptr<double>(), tensor.data_ptr<double>() + count);
+  }
+  return array;
+}
+
+}  // namespace
+
+Array read_tensor_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, "cannot open file (missing or unreadable)");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.empty()) throw FileError(path, "file is empty");
+  if (looks_like_npy(bytes.data(), bytes.size())) return parse_npy(path, bytes.data(), bytes.size());
+  if (!looks_like_zip(bytes) && !looks_like_pickle(bytes)) {
+    throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
+  }
+  torch::IValue value;
+  try {
+    value = torch::pickle_load(bytes);
+  } catch (const c10::Error& e) {
+    throw FileError(path, fmt::format("cannot read as a torch.save file (truncated or corrupt?): {}",
+                                      e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw FileError(path, fmt::format("cannot read as a torch.save file (truncated or corrupt?): {}",
+                                      e.what()));
+  }
+  if (!value.isTensor()) {
+    throw FileError(path, fmt::format("holds a {}, not a tensor: torch.save one tensor",
+                                      value.tagKind()));
+  }
+  return tensor_to_array(path, value.toTensor());
+}
+
+}  // namespace layerwatch::io

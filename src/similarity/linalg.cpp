@@ -1,0 +1,156 @@
+#include "linalg.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+
+namespace layerwatch::similarity::linalg {
+namespace {
+
+void syrk(int n, int k, const double* a, int lda, double* c) {
+  cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, n, k, 1.0, a, lda, 0.0, c, n);
+}
+void syrk(int n, int k, const float* a, int lda, float* c) {
+  cblas_ssyrk(CblasColMajor, CblasUpper, CblasTrans, n, k, 1.0f, a, lda, 0.0f, c, n);
+}
+void syrk_rows(int n, int k, const double* a, int lda, double* c) {
+  cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, n, k, 1.0, a, lda, 0.0, c, n);
+}
+void syrk_rows(int n, int k, const float* a, int lda, float* c) {
+  cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, n, k, 1.0f, a, lda, 0.0f, c, n);
+}
+void gemm_tn(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double* c) {
+  cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, m);
+}
+void gemm_tn(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c) {
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, m);
+}
+
+template <typename T>
+void mirror_upper(Matrix<T>& c) {
+  c.template triangularView<Eigen::StrictlyLower>() = c.transpose();
+}
+
+}  // namespace
+
+template <typename T>
+Matrix<T> gram_of_columns(const Matrix<T>& a) {
+  const auto p = static_cast<int>(a.cols());
+  Matrix<T> c(p, p);
+  if (p == 0) return c;
+  if (a.rows() == 0) return Matrix<T>::Zero(p, p);
+  syrk(p, static_cast<int>(a.rows()), a.data(), static_cast<int>(a.rows()), c.data());
+  mirror_upper(c);
+  return c;
+}
+
+template <typename T>
+Matrix<T> gram_of_rows(const Matrix<T>& a) {
+  const auto n = static_cast<int>(a.rows());
+  Matrix<T> c(n, n);
+  if (n == 0) return c;
+  if (a.cols() == 0) return Matrix<T>::Zero(n, n);
+  syrk_rows(n, static_cast<int>(a.cols()), a.data(), n, c.data());
+  mirror_upper(c);
+  return c;
+}
+
+template <typename T>
+Matrix<T> transpose_times(const Matrix<T>& a, const Matrix<T>& b) {
+  Matrix<T> c(a.cols(), b.cols());
+  if (c.size() == 0) return c;
+  if (a.rows() == 0) return Matrix<T>::Zero(a.cols(), b.cols());
+  gemm_tn(static_cast<int>(a.cols()), static_cast<int>(b.cols()), static_cast<int>(a.rows()),
+          a.data(), static_cast<int>(a.rows()), b.data(), static_cast<int>(b.rows()), c.data());
+  return c;
+}
+
+template Matrix<double> gram_of_columns(const Matrix<double>&);
+template Matrix<float> gram_of_columns(const Matrix<float>&);
+template Matrix<double> gram_of_rows(const Matrix<double>&);
+template Matrix<float> gram_of_rows(const Matrix<float>&);
+template Matrix<double> transpose_times(const Matrix<double>&, const Matrix<double>&);
+template Matrix<float> transpose_times(const Matrix<float>&, const Matrix<float>&);
+
+bool symmetric_eigen(const Eigen::MatrixXd& a, Eigen::VectorXd& eigenvalues,
+                     Eigen::MatrixXd& eigenvectors) {
+  const auto n = static_cast<lapack_int>(a.rows());
+  eigenvectors = a;
+  eigenvalues.resize(n);
+  if (n == 0) return true;
+  const lapack_int info =
+      LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', n, eigenvectors.data(), n, eigenvalues.data());
+  return info == 0;
+}
+
+bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values, Eigen::MatrixXd* u,
+                     Eigen::MatrixXd* v) {
+  const auto m = static_cast<lapack_int>(a.rows());
+  const auto n = static_cast<lapack_int>(a.cols());
+  const lapack_int k = std::min(m, n);
+  values.resize(k);
+  if (k == 0) {
+    if (u) u->resize(m, 0);
+    if (v) v->resize(n, 0);
+    return true;
+  }
+  Eigen::MatrixXd work = a;
+  if (!u && !v) {
+    return LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', m, n, work.data(), m, values.data(), nullptr, 1,
+                          nullptr, 1) == 0;
+  }
+  Eigen::MatrixXd uu(m, k), vt(k, n);
+  const lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, work.data(), m,
+                                         values.data(), uu.data(), m, vt.data(), k);
+  if (info != 0) return false;
+  if (u) *u = std::move(uu);
+  if (v) *v = vt.transpose();
+  return true;
+}
+
+bool cholesky_lower(Eigen::MatrixXd& a) {
+  const auto n = static_cast<lapack_int>(a.rows());
+  if (n == 0) return true;
+  if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'L', n, a.data(), n) != 0) return false;
+  a.triangularView<Eigen::StrictlyUpper>().setZero();
+  return true;
+}
+
+void solve_lower_left(const Eigen::MatrixXd& l, Eigen::MatrixXd& b) {
+  if (b.size() == 0) return;
+  cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
+              static_cast<int>(b.rows()), static_cast<int>(b.cols()), 1.0, l.data(),
+              static_cast<int>(l.rows()), b.data(), static_cast<int>(b.rows()));
+}
+
+void solve_lower_transposed_right(const Eigen::MatrixXd& l, Eigen::MatrixXd& b) {
+  if (b.size() == 0) return;
+  cblas_dtrsm(CblasColMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit,
+              static_cast<int>(b.rows()), static_cast<int>(b.cols()), 1.0, l.data(),
+              static_cast<int>(l.rows()), b.data(), static_cast<int>(b.rows()));
+}
+
+}  // namespace layerwatch::similarity::linalg
+
+namespace layerwatch::similarity::linalg {
+
+Eigen::MatrixXd times(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+  Eigen::MatrixXd c(a.rows(), b.cols());
+  if (c.size() == 0) return c;
+  if (a.cols() == 0) return Eigen::MatrixXd::Zero(a.rows(), b.cols());
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(a.rows()),
+              static_cast<int>(b.cols()), static_cast<int>(a.cols()), 1.0, a.data(),
+              static_cast<int>(a.rows()), b.data(), static_cast<int>(b.rows()), 0.0, c.data(),
+              static_cast<int>(c.rows()));
+  return c;
+}
+
+void solve_lower_transposed_left(const Eigen::MatrixXd& l, Eigen::MatrixXd& b) {
+  if (b.size() == 0) return;
+  cblas_dtrsm(CblasColMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit,
+              static_cast<int>(b.rows()), static_cast<int>(b.cols()), 1.0, l.data(),
+              static_cast<int>(l.rows()), b.data(), static_cast<int>(b.rows()));
+}
+
+}  // namespace layerwatch::similarity::linalg

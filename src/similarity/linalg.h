@@ -1,0 +1,54 @@
+#pragma once
+// Thin wrappers over BLAS/LAPACK for the few heavy kernels of the similarity core. Eigen stays
+// the matrix type; these hand the O(n·p²) products and the O(p³) decompositions to OpenBLAS,
+// which runs 2-3x faster than Eigen's own kernels on this class of machine (docs/performance.md).
+// All matrices are column-major Eigen matrices.
+
+#include <Eigen/Core>
+
+namespace layerwatch::similarity::linalg {
+
+template <typename T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+
+/// Returns AᵀA (full symmetric matrix, both triangles filled).
+template <typename T>
+Matrix<T> gram_of_columns(const Matrix<T>& a);
+
+/// Returns AᵀB.
+template <typename T>
+Matrix<T> transpose_times(const Matrix<T>& a, const Matrix<T>& b);
+
+/// Returns A·Aᵀ (both triangles filled).
+template <typename T>
+Matrix<T> gram_of_rows(const Matrix<T>& a);
+
+/// Symmetric eigendecomposition A = V diag(w) Vᵀ (divide and conquer). Eigenvalues ascending.
+/// Returns false when LAPACK reports failure.
+bool symmetric_eigen(const Eigen::MatrixXd& a, Eigen::VectorXd& eigenvalues,
+                     Eigen::MatrixXd& eigenvectors);
+
+/// Singular values of A (descending); optionally the thin U and V (A = U diag(s) Vᵀ).
+bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values,
+                     Eigen::MatrixXd* u = nullptr, Eigen::MatrixXd* v = nullptr);
+
+/// Cholesky A = L Lᵀ in place (lower triangle). Returns false if A is not positive definite.
+bool cholesky_lower(Eigen::MatrixXd& a);
+
+/// Solves L X = B in place (B := L⁻¹ B), L lower triangular.
+void solve_lower_left(const Eigen::MatrixXd& l, Eigen::MatrixXd& b);
+
+/// B := B L⁻ᵀ, L lower triangular.
+void solve_lower_transposed_right(const Eigen::MatrixXd& l, Eigen::MatrixXd& b);
+
+}  // namespace layerwatch::similarity::linalg
+
+namespace layerwatch::similarity::linalg {
+
+/// Returns A·B (float64).
+Eigen::MatrixXd times(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);
+
+/// Solves Lᵀ X = B in place (B := L⁻ᵀ B), L lower triangular.
+void solve_lower_transposed_left(const Eigen::MatrixXd& l, Eigen::MatrixXd& b);
+
+}  // namespace layerwatch::similarity::linalg
