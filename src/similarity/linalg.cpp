@@ -95,11 +95,19 @@ bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values, Eigen::M
     if (v) v->resize(n, 0);
     return true;
   }
-  Eigen::MatrixXd work = a;
   if (!u && !v) {
-    return LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'N', m, n, work.data(), m, values.data(), nullptr, 1,
-                          nullptr, 1) == 0;
+    // Values only: eigenvalues of the smaller Gram matrix (AᵀA or AAᵀ). A symmetric values-only
+    // eigensolve costs about a third of dgesdd's bidiagonalization here, and the absolute error
+    // on σ² stays at the 1e-16·σ²_max level, which is all that ρ̄ and nuclear norms need.
+    Eigen::MatrixXd gram = m >= n ? gram_of_columns(a) : gram_of_rows(a);
+    Eigen::VectorXd ascending(k);
+    if (LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', k, gram.data(), k, ascending.data()) != 0) {
+      return false;
+    }
+    values = ascending.reverse().cwiseMax(0.0).cwiseSqrt();
+    return true;
   }
+  Eigen::MatrixXd work = a;
   Eigen::MatrixXd uu(m, k), vt(k, n);
   const lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, work.data(), m,
                                          values.data(), uu.data(), m, vt.data(), k);

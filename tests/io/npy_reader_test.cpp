@@ -1,1 +1,112 @@
+// .npy reading: versions, dtypes, byte and memory orders, and broken files.
+
 #include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "layerwatch/io/npy_reader.h"
+#include "test_util.h"
+
+namespace layerwatch::io {
+namespace {
+
+using layerwatch::testing::fixture_path;
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "/layerwatch_npy_" + name;
+}
+
+Array sample(DType dtype) {
+  Array a;
+  a.shape = {3, 4};
+  a.dtype = dtype;
+  for (int i = 0; i < 12; ++i) {
+    if (dtype == DType::kFloat32) a.f32.push_back(0.5f * i - 1);
+    else a.f64.push_back(0.25 * i - 2);
+  }
+  return a;
+}
+
+TEST(NpyReader, RoundTripsBothDtypes) {
+  for (const auto dtype : {DType::kFloat32, DType::kFloat64}) {
+    const auto path = temp_path(dtype == DType::kFloat32 ? "f32.npy" : "f64.npy");
+    const Array a = sample(dtype);
+    write_npy(path, a);
+    const Array b = read_npy(path);
+    EXPECT_EQ(b.shape, a.shape);
+    EXPECT_EQ(b.dtype, dtype);
+    EXPECT_EQ(b.f32, a.f32);
+    EXPECT_EQ(b.f64, a.f64);
+  }
+}
+
+TEST(NpyReader, ReadsTheSharedFixtures) {
+  const Array a = read_npy(fixture_path("relu_a.npy"));
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{2000, 48}));
+  EXPECT_EQ(a.dtype, DType::kFloat32);
+  const Array k = read_npy(fixture_path("kornblith_x.npy"));
+  EXPECT_EQ(k.dtype, DType::kFloat64);
+  EXPECT_EQ(k.size(), 1000);
+}
+
+TEST(NpyReader, SampleMatrixIsRowMajorDataInColumnMajorEigen) {
+  const auto path = temp_path("m.npy");
+  write_npy(path, sample(DType::kFloat32));
+  const auto m = to_sample_matrix(read_npy(path));
+  ASSERT_EQ(m.rows(), 3);
+  ASSERT_EQ(m.cols(), 4);
+  EXPECT_FLOAT_EQ(m.f32(1, 2), 0.5f * 6 - 1);  // C order: element [1][2] is index 6
+}
+
+// Writes raw bytes and expects FileError whose message holds `needle`.
+void expect_error(const std::string& name, const std::string& bytes, const std::string& needle) {
+  const auto path = temp_path(name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  try {
+    read_npy(path);
+    FAIL() << "expected FileError for " << name;
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+std::string header_v1(const std::string& dict) {
+  std::string h = dict;
+  h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  std::string out = "\x93NUMPY";
+  out += '\x01';
+  out += '\x00';
+  out += static_cast<char>(h.size() & 0xff);
+  out += static_cast<char>(h.size() >> 8);
+  return out + h;
+}
+
+TEST(NpyReader, BrokenFilesGiveClearErrors) {
+  EXPECT_THROW(read_npy(temp_path("does_not_exist.npy")), FileError);
+  expect_error("garbage.npy", "hello world, not numpy", "not a .npy file");
+  expect_error("short_header.npy", std::string("\x93NUMPY\x01\x00\xff\x00{'descr'", 17), "truncated");
+  expect_error("truncated_data.npy",
+               header_v1("{'descr': '<f4', 'fortran_order': False, 'shape': (10, 10), }") +
+                   std::string(40, '\0'),
+               "truncated");
+  expect_error("int.npy",
+               header_v1("{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }") +
+                   std::string(32, '\0'),
+               "not supported");
+  expect_error("no_shape.npy", header_v1("{'descr': '<f4', 'fortran_order': False, }"), "shape");
+  expect_error("version9.npy", std::string("\x93NUMPY\x09\x00\x10\x00", 10) + std::string(16, ' '),
+               "version");
+}
+
+TEST(NpyReader, RanksOtherThanTwoOrFourAreRejectedForMatrices) {
+  Array a;
+  a.shape = {5};
+  a.f32.assign(5, 1.0f);
+  EXPECT_THROW(to_sample_matrix(a), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace layerwatch::io
