@@ -11,6 +11,8 @@
 namespace layerwatch::io {
 namespace {
 
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 bool looks_like_zip(const std::vector<char>& bytes) {
   return bytes.size() >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4;
 }
@@ -55,14 +57,18 @@ Array read_tensor_file(const std::string& path) {
     throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
   }
   torch::IValue value;
+  const auto unreadable = [&](const std::string& detail) {
+    return FileError(path, fmt::format("cannot read as a torch.save file of one tensor (truncated, "
+                                       "corrupt, or a container such as a dict: save the tensor "
+                                       "itself): {}",
+                                       first_line(detail)));
+  };
   try {
     value = torch::pickle_load(bytes);
   } catch (const c10::Error& e) {
-    throw FileError(path, fmt::format("cannot read as a torch.save file (truncated or corrupt?): {}",
-                                      e.what_without_backtrace()));
+    throw unreadable(e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw FileError(path, fmt::format("cannot read as a torch.save file (truncated or corrupt?): {}",
-                                      e.what()));
+    throw unreadable(e.what());
   }
   if (!value.isTensor()) {
     throw FileError(path, fmt::format("holds a {}, not a tensor: torch.save one tensor",

@@ -1,1 +1,151 @@
+// `layerwatch compare` end to end: the binary, its output, and its exit codes.
+
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace {
+
+using layerwatch::testing::fixture_path;
+using layerwatch::testing::test_data_path;
+
+struct Run {
+  int code;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+Run run(const std::string& args) {
+  const std::string err_file = ::testing::TempDir() + "/layerwatch_cli_stderr.txt";
+  const std::string cmd = std::string(LAYERWATCH_BIN_DIR) + "/layerwatch " + args + " 2>" + err_file;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t got;
+  while ((got = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), got);
+  const int status = pclose(pipe);
+  std::ifstream in(err_file);
+  std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, err};
+}
+
+nlohmann::json expected(const std::string& key) {
+  std::ifstream in(fixture_path("expected.json"));
+  return nlohmann::json::parse(in)[key];
+}
+
+TEST(CompareCommand, AllMetricsMatchTheReferenceFixtures) {
+  for (const std::string key : {"kornblith", "relu_tanh"}) {
+    const auto e = expected(key);
+    const auto r = run("compare " + fixture_path(e["x"]) + " " + fixture_path(e["y"]) +
+                       " --metric all --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto out = nlohmann::json::parse(r.out);
+    const auto& m = out["metrics"];
+    EXPECT_NEAR(m["cca"]["value"].get<double>(), e["mean_cca"].get<double>(), 1e-6);
+    EXPECT_NEAR(m["cca"]["r2_cca"].get<double>(), e["r2_cca"].get<double>(), 1e-6);
+    EXPECT_NEAR(m["pwcca"]["value"].get<double>(), e["pwcca"].get<double>(), 1e-3);
+    EXPECT_NEAR(m["cka"]["value"].get<double>(), e["linear_cka"].get<double>(), 1e-6);
+    EXPECT_NEAR(m["cka-debiased"]["value"].get<double>(), e["linear_cka_debiased"].get<double>(), 1e-6);
+    EXPECT_NEAR(m["procrustes"]["value"].get<double>(), e["procrustes"].get<double>(), 1e-6);
+    EXPECT_EQ(m["cka-rbf"]["status"], "ok");
+    EXPECT_EQ(out["n_samples"].get<int64_t>(), key == "kornblith" ? 100 : 2000);
+    for (const auto& [name, fields] : m.items()) {
+      EXPECT_TRUE(fields.contains("value")) << name;
+      EXPECT_TRUE(fields.contains("status")) << name;
+    }
+    if (key == "relu_tanh") {
+      EXPECT_NEAR(m["svcca"]["value"].get<double>(), e["svcca_singular_0.99"].get<double>(), 1e-6);
+      EXPECT_EQ(m["svcca"]["kept_dims"], e["svcca_kept_dims"]);
+      EXPECT_EQ(out["features"], nlohmann::json({48, 80}));
+    }
+  }
+}
+
+TEST(CompareCommand, RbfThresholdOptionReachesTheIndex) {
+  const auto e = expected("kornblith");
+  const auto r = run("compare " + fixture_path(e["x"]) + " " + fixture_path(e["y"]) +
+                     " --metric cka-rbf --rbf-threshold 0.5 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NEAR(nlohmann::json::parse(r.out)["metrics"]["cka-rbf"]["value"].get<double>(),
+              e["rbf_cka_threshold_0.5"].get<double>(), 1e-6);
+}
+
+TEST(CompareCommand, DefaultOutputIsATable) {
+  const auto r = run("compare " + test_data_path("a.pt") + " " + test_data_path("b_f32.npy"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("svcca"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("300 samples"), std::string::npos) << r.out;
+}
+
+TEST(CompareCommand, Float32PrecisionAgreesWithFloat64) {
+  const auto e = expected("relu_tanh");
+  const std::string files = fixture_path(e["x"]) + " " + fixture_path(e["y"]);
+  const auto a = run("compare " + files + " --metric cca,svcca --json --precision float32");
+  ASSERT_EQ(a.code, 0) << a.err;
+  const auto m = nlohmann::json::parse(a.out)["metrics"];
+  EXPECT_NEAR(m["cca"]["value"].get<double>(), e["mean_cca"].get<double>(), 1e-4);
+  EXPECT_NEAR(m["svcca"]["value"].get<double>(), e["svcca_singular_0.99"].get<double>(), 1e-4);
+}
+
+TEST(CompareCommand, ConvLayoutsShapeTheSamples) {
+  const std::string files = test_data_path("conv_a.npy") + " " + test_data_path("conv_b.npy");
+  const auto spatial = nlohmann::json::parse(run("compare " + files + " --metric cka --json").out);
+  EXPECT_EQ(spatial["n_samples"], 20 * 5 * 5);
+  EXPECT_EQ(spatial["features"], nlohmann::json({3, 3}));
+  const auto capped = nlohmann::json::parse(
+      run("compare " + files + " --metric cka --json --conv-max-samples 100").out);
+  EXPECT_EQ(capped["n_samples"], 100);
+  const auto flat = nlohmann::json::parse(run("compare " + files + " --metric cka --json --conv flatten").out);
+  EXPECT_EQ(flat["n_samples"], 20);
+  EXPECT_EQ(flat["features"], nlohmann::json({75, 75}));
+  const auto pooled = nlohmann::json::parse(
+      run("compare " + files + " --metric cka --json --conv pool --pool-size 2").out);
+  EXPECT_EQ(pooled["features"], nlohmann::json({12, 12}));
+}
+
+TEST(CompareCommand, TooFewSamplesIsAStatusNotAFailure) {
+  // 20 examples × 75 features flattened: CCA is meaningless and says so.
+  const auto r = run("compare " + test_data_path("conv_a.npy") + " " + test_data_path("conv_b.npy") +
+                     " --metric cca --conv flatten --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto cca = nlohmann::json::parse(r.out)["metrics"]["cca"];
+  EXPECT_EQ(cca["status"], "too_few_samples");
+  EXPECT_TRUE(cca["value"].is_null());
+}
+
+TEST(CompareCommand, BadDataExitsThreeWithOneLineNamingTheFile) {
+  const std::string good = test_data_path("a_f32.npy");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"truncated.npy", "truncated"}, {"truncated.pt", "truncated"}, {"a_nan.npy", "non-finite"},
+      {"garbage.npy", "not a .npy"},  {"missing.npy", "cannot open"}, {"ints.npy", "not supported"},
+      {"b_short.npy", "same examples"}, {"one_d.npy", "dimensions"}, {"dict.pt", "tensor"}};
+  for (const auto& [name, needle] : cases) {
+    const auto r = run("compare " + good + " " + test_data_path(name));
+    EXPECT_EQ(r.code, 3) << name << ": " << r.err;
+    EXPECT_NE(r.err.find(name), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+}
+
+TEST(CompareCommand, UsageErrorsExitTwo) {
+  const std::string good = test_data_path("a_f32.npy");
+  for (const std::string& args : std::vector<std::string>{"compare " + good, "compare " + good + " " + good + " --metric foo",
+                                 "compare " + good + " " + good + " --svcca-keep 2",
+                                 "compare " + good + " " + good + " --conv tiles", "frobnicate", ""}) {
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_FALSE(r.err.empty()) << args;
+  }
+  EXPECT_EQ(run("--help").code, 0);
+}
+
+}  // namespace
