@@ -23,7 +23,8 @@ namespace sim = layerwatch::similarity;
 
 namespace {
 
-const std::vector<std::pair<int, int>> kSizes = {{2000, 64}, {5000, 256}, {5000, 512}, {10000, 1024}};
+const std::vector<std::pair<int, int>> kSizes = {
+    {2000, 64}, {5000, 256}, {5000, 512}, {10000, 1024}};
 
 // Correlated activations: y = x·A + noise, float32 as captured activations are.
 struct Data {
@@ -61,8 +62,8 @@ void gemm_floor(benchmark::State& state, int n, int p, int /*bits*/) {
     }
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["GFLOPs"] = benchmark::Counter(2.0 * n * p * p, benchmark::Counter::kIsIterationInvariantRate,
-                                                benchmark::Counter::kIs1000);
+  state.counters["GFLOPs"] = benchmark::Counter(
+      2.0 * n * p * p, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 sim::Precision precision_of(int64_t code) {
@@ -104,12 +105,16 @@ void register_all() {
     for (const int bits : {64, 32}) {
       const std::string suffix = fmt::format("/{}/{}/{}", n, p, bits);
       const std::string floor_name = "floor_gemm" + suffix;
-      auto* floor = bits == 64 ? benchmark::RegisterBenchmark(floor_name.c_str(), gemm_floor<double>, n, p, bits)
-                               : benchmark::RegisterBenchmark(floor_name.c_str(), gemm_floor<float>, n, p, bits);
+      auto* floor =
+          bits == 64
+              ? benchmark::RegisterBenchmark(floor_name.c_str(), gemm_floor<double>, n, p, bits)
+              : benchmark::RegisterBenchmark(floor_name.c_str(), gemm_floor<float>, n, p, bits);
       floor->Unit(benchmark::kMillisecond)->UseRealTime();
       for (const auto& [name, fn] :
            std::vector<std::pair<std::string, void (*)(benchmark::State&, int, int, int)>>{
-               {"cca", bm_cca}, {"svcca", bm_svcca}, {"linear_cka", bm_linear_cka},
+               {"cca", bm_cca},
+               {"svcca", bm_svcca},
+               {"linear_cka", bm_linear_cka},
                {"svcca_factorized", bm_svcca_factorized}}) {
         benchmark::RegisterBenchmark((name + suffix).c_str(), fn, n, p, bits)
             ->Unit(benchmark::kMillisecond)
@@ -131,8 +136,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    fmt::print("\nRatios to the floor (time of the covariance products XᵀX, YᵀY, XᵀY at the GEMM "
-               "rate of this run; n·p²+n·q²+2·n·p·q flops):\n");
+    fmt::print(
+        "\nRatios to the floor (time of the covariance products XᵀX, YᵀY, XᵀY at the GEMM "
+        "rate of this run; n·p²+n·q²+2·n·p·q flops):\n");
     fmt::print("{:<18} {:>6} {:>5} {:>5} {:>10} {:>10} {:>7}\n", "index", "n", "p", "bits",
                "time_ms", "floor_ms", "ratio");
     for (const auto& [n, p] : kSizes) {
@@ -150,8 +156,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         const auto fresh = times_.find("svcca" + suffix);
         const auto reused = times_.find("svcca_factorized" + suffix);
         if (fresh != times_.end() && reused != times_.end()) {
-          fmt::print("{:<18} {:>6} {:>5} {:>5}   factorized / fresh SVCCA = {:.2f}\n", "reuse", n, p,
-                     bits, reused->second / fresh->second);
+          fmt::print("{:<18} {:>6} {:>5} {:>5}   factorized / fresh SVCCA = {:.2f}\n", "reuse", n,
+                     p, bits, reused->second / fresh->second);
         }
       }
     }

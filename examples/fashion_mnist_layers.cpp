@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--data", data, "Directory with the uncompressed Fashion-MNIST IDX files");
   app.add_option("--out", out, "Where the .npy snapshots go");
   app.add_option("--epochs", epochs, "Training epochs")->check(CLI::Range(1, 100));
-  app.add_option("--probe", probe_size, "Probe examples (test images)")->check(CLI::Range(100, 10000));
+  app.add_option("--probe", probe_size, "Probe examples (test images)")
+      ->check(CLI::Range(100, 10000));
   app.add_option("--seed", seed, "Random seed");
   CLI11_PARSE(app, argc, argv);
 
@@ -127,12 +128,14 @@ int main(int argc, char** argv) {
     torch::NoGradGuard no_grad;
     model->eval();
     const auto logits = model->forward((test_set.images() - 0.2860) / 0.3530);
-    const double accuracy = logits.argmax(1).eq(test_set.targets()).to(torch::kFloat).mean().item<double>();
+    const double accuracy =
+        logits.argmax(1).eq(test_set.targets()).to(torch::kFloat).mean().item<double>();
     model->train();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     snapshot(epoch);
-    fmt::print("epoch {}: loss {:.4f}, test accuracy {:.2f} %, {:.1f} s\n", epoch, loss_sum / batches,
-               100 * accuracy, seconds);
+    fmt::print("epoch {}: loss {:.4f}, test accuracy {:.2f} %, {:.1f} s\n", epoch,
+               loss_sum / batches, 100 * accuracy, seconds);
     for (size_t l = 0; l < kLayers.size(); ++l) {
       auto& s = snapshots[l];
       const auto r = sim::ActivationPair(s[s.size() - 2], s.back()).svcca();
@@ -140,12 +143,14 @@ int main(int argc, char** argv) {
                  r.kept_x, r.kept_y, layerwatch::to_string(r.status));
     }
   }
-  fmt::print("\nLearning dynamics: SVCCA of each epoch's snapshot with the final one\n{:<6}", "layer");
+  fmt::print("\nLearning dynamics: SVCCA of each epoch's snapshot with the final one\n{:<6}",
+             "layer");
   for (int e = 0; e <= epochs; ++e) fmt::print(" {:>7}", fmt::format("ep{}", e));
   fmt::print("\n");
   for (size_t l = 0; l < kLayers.size(); ++l) {
     fmt::print("{:<6}", kLayers[l]);
-    for (auto& s : snapshots[l]) fmt::print(" {:>7.4f}", sim::ActivationPair(s, snapshots[l].back()).svcca().value);
+    for (auto& s : snapshots[l])
+      fmt::print(" {:>7.4f}", sim::ActivationPair(s, snapshots[l].back()).svcca().value);
     fmt::print("\n");
   }
   fmt::print("\nSnapshots written to {}/<layer>_epoch<k>.npy\n", out);

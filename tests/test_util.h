@@ -30,7 +30,8 @@ inline Eigen::MatrixXd gaussian(Eigen::Index n, Eigen::Index p, uint64_t seed) {
 Eigen::MatrixXd random_orthogonal(Eigen::Index p, uint64_t seed);
 
 /// Data with shared structure: y = x·A + noise, so indices land strictly between 0 and 1.
-inline Eigen::MatrixXd related(const Eigen::MatrixXd& x, Eigen::Index q, double noise, uint64_t seed) {
+inline Eigen::MatrixXd related(const Eigen::MatrixXd& x, Eigen::Index q, double noise,
+                               uint64_t seed) {
   const Eigen::MatrixXd a = gaussian(x.cols(), q, seed);
   return x * a + noise * gaussian(x.rows(), q, seed + 1);
 }

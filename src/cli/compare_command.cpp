@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "layerwatch/io/tensor_file.h"
+#include "layerwatch/io/any_reader.h"
 #include "layerwatch/similarity/similarity.h"
 
 namespace layerwatch::cli {
@@ -19,8 +19,8 @@ namespace {
 using nlohmann::json;
 namespace sim = layerwatch::similarity;
 
-const std::vector<std::string> kMetrics = {"cca", "svcca", "pwcca", "cka", "cka-debiased",
-                                           "cka-rbf", "procrustes"};
+const std::vector<std::string> kMetrics = {"cca",          "svcca",   "pwcca",     "cka",
+                                           "cka-debiased", "cka-rbf", "procrustes"};
 
 struct CompareArgs {
   std::string file_a, file_b;
@@ -88,15 +88,18 @@ MetricRow compute(const std::string& metric, sim::ActivationPair& pair, const Co
     row.fields["rho"] = vector_json(r.rho);
     row.fields["weights"] = vector_json(r.weights);
     row.fields["weighted_by"] = r.weighted_by_x ? "A" : "B";
-    if (has_value(r.status)) row.details = fmt::format("weights from {}", r.weighted_by_x ? "A" : "B");
+    if (has_value(r.status))
+      row.details = fmt::format("weights from {}", r.weighted_by_x ? "A" : "B");
     return row;
   }
   if (metric == "cka") return base_row(metric, pair.linear_cka());
-  if (metric == "cka-debiased") return base_row(metric, pair.linear_cka(sim::CkaOptions().debiased(true)));
+  if (metric == "cka-debiased")
+    return base_row(metric, pair.linear_cka(sim::CkaOptions().debiased(true)));
   if (metric == "cka-rbf") {
-    auto row = base_row(metric, pair.rbf_cka(sim::RbfCkaOptions()
-                                                 .threshold(args.rbf_threshold)
-                                                 .max_samples(args.rbf_max_samples)));
+    auto row = base_row(
+        metric,
+        pair.rbf_cka(
+            sim::RbfCkaOptions().threshold(args.rbf_threshold).max_samples(args.rbf_max_samples)));
     row.fields["threshold"] = args.rbf_threshold;
     row.details = fmt::format("threshold {}", args.rbf_threshold);
     return row;
@@ -125,14 +128,17 @@ int run_compare(const CompareArgs& args) {
     metrics.push_back(m);
   }
   sim::ConvLayoutOptions conv;
-  conv.layout(sim::parse_conv_layout(args.conv)).max_samples(args.conv_max_samples).pool_size(args.pool_size);
-  const auto precision = args.precision == "float32" ? sim::Precision::kFloat32 : sim::Precision::kFloat64;
+  conv.layout(sim::parse_conv_layout(args.conv))
+      .max_samples(args.conv_max_samples)
+      .pool_size(args.pool_size);
+  const auto precision =
+      args.precision == "float32" ? sim::Precision::kFloat32 : sim::Precision::kFloat64;
 
   io::Array a, b;
   io::SampleMatrix ma, mb;
   try {
-    a = io::read_tensor_file(args.file_a);
-    b = io::read_tensor_file(args.file_b);
+    a = io::read_activation_file(args.file_a);
+    b = io::read_activation_file(args.file_b);
     const auto to_matrix = [&](const std::string& path, const io::Array& array) {
       try {
         return io::to_sample_matrix(array, conv);
@@ -185,14 +191,14 @@ int run_compare(const CompareArgs& args) {
     return kExitOk;
   }
   fmt::print("A: {}  {}  {}\nB: {}  {}  {}\n{} samples, {} vs {} features\n\n", args.file_a,
-             shape_a, dtype_a, args.file_b, shape_b, dtype_b,
-             xa.samples(), xa.features(), xb.features());
+             shape_a, dtype_a, args.file_b, shape_b, dtype_b, xa.samples(), xa.features(),
+             xb.features());
   fmt::print("{:<14} {:>10}  {:<16} {}\n", "metric", "value", "status", "details");
   for (const auto& row : rows) {
     const auto& v = row.fields["value"];
     const std::string value = v.is_null() ? "-" : fmt::format("{:.6f}", v.get<double>());
-    fmt::print("{:<14} {:>10}  {:<16} {}\n", row.name, value, row.fields["status"].get<std::string>(),
-               row.details);
+    fmt::print("{:<14} {:>10}  {:<16} {}\n", row.name, value,
+               row.fields["status"].get<std::string>(), row.details);
     if (row.fields.contains("message")) {
       fmt::print("{:<14} {}\n", "", row.fields["message"].get<std::string>());
     }
@@ -204,8 +210,10 @@ int run_compare(const CompareArgs& args) {
 
 std::function<int()> add_compare_command(CLI::App& app) {
   auto args = std::make_shared<CompareArgs>();
-  auto* cmd = app.add_subcommand("compare", "Similarity of two saved activation files (.npy or .pt)");
-  cmd->add_option("A", args->file_a, "First activations: (samples, features) or (N, C, H, W)")->required();
+  auto* cmd =
+      app.add_subcommand("compare", "Similarity of two saved activation files (.npy or .pt)");
+  cmd->add_option("A", args->file_a, "First activations: (samples, features) or (N, C, H, W)")
+      ->required();
   cmd->add_option("B", args->file_b, "Second activations, same samples")->required();
   std::vector<std::string> allowed = kMetrics;
   allowed.push_back("all");

@@ -1,5 +1,7 @@
 #include "layerwatch/io/npy_reader.h"
 
+#include "layerwatch/io/any_reader.h"
+
 #include <fmt/format.h>
 
 #include <cstring>
@@ -184,9 +186,7 @@ Array parse_npy(const std::string& name, const char* bytes, size_t size) {
 }
 
 Array read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path, "cannot open file (missing or unreadable)");
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string bytes = read_file_bytes(path);
   return parse_npy(path, bytes.data(), bytes.size());
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "layerwatch/io/any_reader.h"
 #include "layerwatch/io/npy_reader.h"
 
 namespace layerwatch::io {
@@ -48,11 +49,14 @@ Array tensor_to_array(const std::string& path, torch::Tensor tensor) {
 }  // namespace
 
 Array read_tensor_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path, "cannot open file (missing or unreadable)");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string data = read_file_bytes(path);
+  return parse_tensor_bytes(path, std::vector<char>(data.begin(), data.end()));
+}
+
+Array parse_tensor_bytes(const std::string& path, const std::vector<char>& bytes) {
   if (bytes.empty()) throw FileError(path, "file is empty");
-  if (looks_like_npy(bytes.data(), bytes.size())) return parse_npy(path, bytes.data(), bytes.size());
+  if (looks_like_npy(bytes.data(), bytes.size()))
+    return parse_npy(path, bytes.data(), bytes.size());
   if (!looks_like_zip(bytes) && !looks_like_pickle(bytes)) {
     throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
   }
@@ -71,8 +75,8 @@ Array read_tensor_file(const std::string& path) {
     throw unreadable(e.what());
   }
   if (!value.isTensor()) {
-    throw FileError(path, fmt::format("holds a {}, not a tensor: torch.save one tensor",
-                                      value.tagKind()));
+    throw FileError(
+        path, fmt::format("holds a {}, not a tensor: torch.save one tensor", value.tagKind()));
   }
   return tensor_to_array(path, value.toTensor());
 }

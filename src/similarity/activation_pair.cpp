@@ -21,9 +21,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-const char* precision_name(Precision p) {
-  return p == Precision::kFloat32 ? "float32" : "float64";
-}
+const char* precision_name(Precision p) { return p == Precision::kFloat32 ? "float32" : "float64"; }
 
 // Fills the shared fields of a result and reports whether both sides are usable.
 bool start_result(ResultBase& result, const Activations& x, const Activations& y) {
@@ -56,8 +54,8 @@ bool check_cca_samples(ResultBase& result, int64_t width_x, int64_t width_y) {
   const int64_t width = std::max(width_x, width_y);
   if (n - 1 <= width) {
     result.status = Status::kTooFewSamples;
-    append_message(result, fmt::format(
-                               "{} samples for {} features: CCA-family indices are 1 for any "
+    append_message(result,
+                   fmt::format("{} samples for {} features: CCA-family indices are 1 for any "
                                "data when features ≥ samples − 1; use 5-10× more samples than "
                                "features (or reduce dimensions, e.g. SVCCA, conv spatial layout)",
                                n, width));
@@ -99,8 +97,7 @@ int64_t svcca_dims(const Eigen::VectorXd& eigenvalues, const SvccaOptions& optio
 
 void check_tolerance(double tolerance) {
   if (!(tolerance >= 0 && tolerance < 1)) {
-    throw std::invalid_argument(
-        fmt::format("rank_tolerance must be in [0, 1), got {}", tolerance));
+    throw std::invalid_argument(fmt::format("rank_tolerance must be in [0, 1), got {}", tolerance));
   }
 }
 
@@ -115,9 +112,9 @@ ActivationPair::ActivationPair(Activations x, Activations y)
         x_.samples(), x_.features(), y_.samples(), y_.features()));
   }
   if (x_.precision() != y_.precision()) {
-    throw std::invalid_argument(fmt::format(
-        "x was prepared in {} but y in {}: use the same precision for both",
-        precision_name(x_.precision()), precision_name(y_.precision())));
+    throw std::invalid_argument(
+        fmt::format("x was prepared in {} but y in {}: use the same precision for both",
+                    precision_name(x_.precision()), precision_name(y_.precision())));
   }
 }
 
@@ -140,8 +137,8 @@ const Eigen::MatrixXd& cross_covariance(detail::ActivationState& x, detail::Acti
 
 // ρ = singular values of Wxᵀ Cxy Wy; optionally the singular vectors.
 bool canonical_correlations(const Eigen::MatrixXd& cross, const detail::Whitening& wx,
-                            const detail::Whitening& wy, Eigen::VectorXd& rho,
-                            Eigen::MatrixXd* u, Eigen::MatrixXd* v) {
+                            const detail::Whitening& wy, Eigen::VectorXd& rho, Eigen::MatrixXd* u,
+                            Eigen::MatrixXd* v) {
   Eigen::MatrixXd m = cross;
   wx.apply_left(m);
   wy.apply_right(m);
@@ -192,7 +189,8 @@ CcaResult ActivationPair::cca(const CcaOptions& options) {
 CcaResult ActivationPair::svcca(const SvccaOptions& options) {
   check_tolerance(options.rank_tolerance());
   if (!(options.keep() > 0 && options.keep() <= 1)) {
-    throw std::invalid_argument(fmt::format("svcca keep must be in (0, 1], got {}", options.keep()));
+    throw std::invalid_argument(
+        fmt::format("svcca keep must be in (0, 1], got {}", options.keep()));
   }
   if (options.reduction() == SvccaReduction::kFixedDims && options.dims() < 1) {
     throw std::invalid_argument(fmt::format("svcca dims must be ≥ 1, got {}", options.dims()));
@@ -377,8 +375,7 @@ ProcrustesResult ActivationPair::procrustes() {
     append_message(result, "SVD did not converge");
     return result;
   }
-  const double nuclear =
-      std::min(1.0, sigma.sum() / std::sqrt(sx.squared_norm * sy.squared_norm));
+  const double nuclear = std::min(1.0, sigma.sum() / std::sqrt(sx.squared_norm * sy.squared_norm));
   result.value = std::clamp(2.0 - 2.0 * nuclear, 0.0, 2.0);
   result.angular = std::acos(nuclear);
   return result;

@@ -40,8 +40,8 @@ Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> conv_to_matrix(
     const Scalar* data, const std::array<int64_t, 4>& shape, const ConvLayoutOptions& options) {
   const auto [n, c, h, w] = shape;
   if (n < 0 || c < 0 || h < 0 || w < 0) {
-    throw std::invalid_argument(
-        fmt::format("conv activations need a (N, C, H, W) shape, got ({}, {}, {}, {})", n, c, h, w));
+    throw std::invalid_argument(fmt::format(
+        "conv activations need a (N, C, H, W) shape, got ({}, {}, {}, {})", n, c, h, w));
   }
   using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
   const int64_t plane = h * w;

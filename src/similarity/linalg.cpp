@@ -109,8 +109,8 @@ bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values, Eigen::M
   }
   Eigen::MatrixXd work = a;
   Eigen::MatrixXd uu(m, k), vt(k, n);
-  const lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, work.data(), m,
-                                         values.data(), uu.data(), m, vt.data(), k);
+  const lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, work.data(), m, values.data(),
+                                         uu.data(), m, vt.data(), k);
   if (info != 0) return false;
   if (u) *u = std::move(uu);
   if (v) *v = vt.transpose();

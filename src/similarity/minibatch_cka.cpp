@@ -23,8 +23,8 @@ void MinibatchCka::update(const Eigen::Ref<const Eigen::MatrixXf>& x,
 void MinibatchCka::add(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
   if (x.rows() != y.rows()) {
     throw std::invalid_argument(fmt::format(
-        "MinibatchCka: x batch is {}×{} but y batch is {}×{}: rows (samples) must match",
-        x.rows(), x.cols(), y.rows(), y.cols()));
+        "MinibatchCka: x batch is {}×{} but y batch is {}×{}: rows (samples) must match", x.rows(),
+        x.cols(), y.rows(), y.cols()));
   }
   if (batch_size_ == 0) {
     if (x.rows() < 4) {

@@ -12,16 +12,16 @@ ActivationPair make_pair(const Matrix& x, const Matrix& y, Precision precision) 
 
 }  // namespace
 
-#define LAYERWATCH_DEFINE_INDEX(Result, name, Options, call)                          \
-  Result name(const Eigen::Ref<const Eigen::MatrixXd>& x,                            \
-              const Eigen::Ref<const Eigen::MatrixXd>& y, const Options& options) {  \
-    auto pair = make_pair(x, y, call##_precision(options));                          \
-    return pair.name(options);                                                       \
-  }                                                                                  \
-  Result name(const Eigen::Ref<const Eigen::MatrixXf>& x,                            \
-              const Eigen::Ref<const Eigen::MatrixXf>& y, const Options& options) {  \
-    auto pair = make_pair(x, y, call##_precision(options));                          \
-    return pair.name(options);                                                       \
+#define LAYERWATCH_DEFINE_INDEX(Result, name, Options, call)                        \
+  Result name(const Eigen::Ref<const Eigen::MatrixXd>& x,                           \
+              const Eigen::Ref<const Eigen::MatrixXd>& y, const Options& options) { \
+    auto pair = make_pair(x, y, call##_precision(options));                         \
+    return pair.name(options);                                                      \
+  }                                                                                 \
+  Result name(const Eigen::Ref<const Eigen::MatrixXf>& x,                           \
+              const Eigen::Ref<const Eigen::MatrixXf>& y, const Options& options) { \
+    auto pair = make_pair(x, y, call##_precision(options));                         \
+    return pair.name(options);                                                      \
   }
 
 namespace {

@@ -12,7 +12,7 @@ namespace layerwatch::similarity::detail {
 
 struct Whitening {
   bool triangular = false;
-  Eigen::MatrixXd factor;  // L (p×p) when triangular, otherwise V_k Λ_k^{-1/2} (p×k)
+  Eigen::MatrixXd factor;    // L (p×p) when triangular, otherwise V_k Λ_k^{-1/2} (p×k)
   Eigen::MatrixXd unwhiten;  // D with Xc = (Xc W) Dᵀ: L, or V_k Λ_k^{1/2}
   int64_t kept = 0;
   int64_t rank = 0;  // directions above the rank tolerance

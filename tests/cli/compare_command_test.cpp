@@ -23,7 +23,8 @@ struct Run {
 
 Run run(const std::string& args) {
   const std::string err_file = ::testing::TempDir() + "/layerwatch_cli_stderr.txt";
-  const std::string cmd = std::string(LAYERWATCH_BIN_DIR) + "/layerwatch " + args + " 2>" + err_file;
+  const std::string cmd =
+      std::string(LAYERWATCH_BIN_DIR) + "/layerwatch " + args + " 2>" + err_file;
   FILE* pipe = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -52,7 +53,8 @@ TEST(CompareCommand, AllMetricsMatchTheReferenceFixtures) {
     EXPECT_NEAR(m["cca"]["r2_cca"].get<double>(), e["r2_cca"].get<double>(), 1e-6);
     EXPECT_NEAR(m["pwcca"]["value"].get<double>(), e["pwcca"].get<double>(), 1e-3);
     EXPECT_NEAR(m["cka"]["value"].get<double>(), e["linear_cka"].get<double>(), 1e-6);
-    EXPECT_NEAR(m["cka-debiased"]["value"].get<double>(), e["linear_cka_debiased"].get<double>(), 1e-6);
+    EXPECT_NEAR(m["cka-debiased"]["value"].get<double>(), e["linear_cka_debiased"].get<double>(),
+                1e-6);
     EXPECT_NEAR(m["procrustes"]["value"].get<double>(), e["procrustes"].get<double>(), 1e-6);
     EXPECT_EQ(m["cka-rbf"]["status"], "ok");
     EXPECT_EQ(out["n_samples"].get<int64_t>(), key == "kornblith" ? 100 : 2000);
@@ -102,7 +104,8 @@ TEST(CompareCommand, ConvLayoutsShapeTheSamples) {
   const auto capped = nlohmann::json::parse(
       run("compare " + files + " --metric cka --json --conv-max-samples 100").out);
   EXPECT_EQ(capped["n_samples"], 100);
-  const auto flat = nlohmann::json::parse(run("compare " + files + " --metric cka --json --conv flatten").out);
+  const auto flat =
+      nlohmann::json::parse(run("compare " + files + " --metric cka --json --conv flatten").out);
   EXPECT_EQ(flat["n_samples"], 20);
   EXPECT_EQ(flat["features"], nlohmann::json({75, 75}));
   const auto pooled = nlohmann::json::parse(
@@ -112,8 +115,8 @@ TEST(CompareCommand, ConvLayoutsShapeTheSamples) {
 
 TEST(CompareCommand, TooFewSamplesIsAStatusNotAFailure) {
   // 20 examples × 75 features flattened: CCA is meaningless and says so.
-  const auto r = run("compare " + test_data_path("conv_a.npy") + " " + test_data_path("conv_b.npy") +
-                     " --metric cca --conv flatten --json");
+  const auto r = run("compare " + test_data_path("conv_a.npy") + " " +
+                     test_data_path("conv_b.npy") + " --metric cca --conv flatten --json");
   ASSERT_EQ(r.code, 0) << r.err;
   const auto cca = nlohmann::json::parse(r.out)["metrics"]["cca"];
   EXPECT_EQ(cca["status"], "too_few_samples");
@@ -122,10 +125,15 @@ TEST(CompareCommand, TooFewSamplesIsAStatusNotAFailure) {
 
 TEST(CompareCommand, BadDataExitsThreeWithOneLineNamingTheFile) {
   const std::string good = test_data_path("a_f32.npy");
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {"truncated.npy", "truncated"}, {"truncated.pt", "truncated"}, {"a_nan.npy", "non-finite"},
-      {"garbage.npy", "not a .npy"},  {"missing.npy", "cannot open"}, {"ints.npy", "not supported"},
-      {"b_short.npy", "same examples"}, {"one_d.npy", "dimensions"}, {"dict.pt", "tensor"}};
+  const std::vector<std::pair<std::string, std::string>> cases = {{"truncated.npy", "truncated"},
+                                                                  {"truncated.pt", "truncated"},
+                                                                  {"a_nan.npy", "non-finite"},
+                                                                  {"garbage.npy", "not a .npy"},
+                                                                  {"missing.npy", "cannot open"},
+                                                                  {"ints.npy", "not supported"},
+                                                                  {"b_short.npy", "same examples"},
+                                                                  {"one_d.npy", "dimensions"},
+                                                                  {"dict.pt", "tensor"}};
   for (const auto& [name, needle] : cases) {
     const auto r = run("compare " + good + " " + test_data_path(name));
     EXPECT_EQ(r.code, 3) << name << ": " << r.err;
@@ -138,9 +146,10 @@ TEST(CompareCommand, BadDataExitsThreeWithOneLineNamingTheFile) {
 
 TEST(CompareCommand, UsageErrorsExitTwo) {
   const std::string good = test_data_path("a_f32.npy");
-  for (const std::string& args : std::vector<std::string>{"compare " + good, "compare " + good + " " + good + " --metric foo",
-                                 "compare " + good + " " + good + " --svcca-keep 2",
-                                 "compare " + good + " " + good + " --conv tiles", "frobnicate", ""}) {
+  for (const std::string& args : std::vector<std::string>{
+           "compare " + good, "compare " + good + " " + good + " --metric foo",
+           "compare " + good + " " + good + " --svcca-keep 2",
+           "compare " + good + " " + good + " --conv tiles", "frobnicate", ""}) {
     const auto r = run(args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.err;
     EXPECT_FALSE(r.err.empty()) << args;

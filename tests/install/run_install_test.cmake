@@ -6,7 +6,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK_
 if(rc)
   message(FATAL_ERROR "cmake --install failed (${rc})")
 endif()
-foreach(required include/layerwatch/similarity/similarity.h bin/layerwatch)
+foreach(required include/layerwatch/similarity/similarity.h bin/layerwatch lib/liblayerwatch_pt.so)
   if(NOT EXISTS ${WORK_DIR}/prefix/${required})
     message(FATAL_ERROR "install is missing ${required}")
   endif()

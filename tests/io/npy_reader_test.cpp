@@ -22,8 +22,10 @@ Array sample(DType dtype) {
   a.shape = {3, 4};
   a.dtype = dtype;
   for (int i = 0; i < 12; ++i) {
-    if (dtype == DType::kFloat32) a.f32.push_back(0.5f * i - 1);
-    else a.f64.push_back(0.25 * i - 2);
+    if (dtype == DType::kFloat32)
+      a.f32.push_back(0.5f * i - 1);
+    else
+      a.f64.push_back(0.25 * i - 2);
   }
   return a;
 }
@@ -87,7 +89,8 @@ std::string header_v1(const std::string& dict) {
 TEST(NpyReader, BrokenFilesGiveClearErrors) {
   EXPECT_THROW(read_npy(temp_path("does_not_exist.npy")), FileError);
   expect_error("garbage.npy", "hello world, not numpy", "not a .npy file");
-  expect_error("short_header.npy", std::string("\x93NUMPY\x01\x00\xff\x00{'descr'", 17), "truncated");
+  expect_error("short_header.npy", std::string("\x93NUMPY\x01\x00\xff\x00{'descr'", 17),
+               "truncated");
   expect_error("truncated_data.npy",
                header_v1("{'descr': '<f4', 'fortran_order': False, 'shape': (10, 10), }") +
                    std::string(40, '\0'),

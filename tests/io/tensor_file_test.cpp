@@ -28,7 +28,8 @@ TEST(TensorFile, ReadsFloat64HalfStridedAndFourDimensionalTensors) {
   const Array strided = read_tensor_file(test_data_path("a_strided.pt"));
   EXPECT_EQ(strided.shape, (std::vector<int64_t>{300, 3}));
   EXPECT_EQ(strided.f32[4], full.f32[1 * 6 + 2]);  // row 1, column 1 of the view = column 2
-  EXPECT_EQ(read_tensor_file(test_data_path("conv_a.pt")).shape, (std::vector<int64_t>{20, 3, 5, 5}));
+  EXPECT_EQ(read_tensor_file(test_data_path("conv_a.pt")).shape,
+            (std::vector<int64_t>{20, 3, 5, 5}));
 }
 
 TEST(TensorFile, NpyVariantsAllReadTheSameValues) {
@@ -40,7 +41,8 @@ TEST(TensorFile, NpyVariantsAllReadTheSameValues) {
   }
   const Array big = read_tensor_file(test_data_path("a_bigendian.npy"));
   ASSERT_EQ(big.dtype, DType::kFloat64);
-  for (size_t i = 0; i < base.f32.size(); ++i) ASSERT_EQ(static_cast<float>(big.f64[i]), base.f32[i]);
+  for (size_t i = 0; i < base.f32.size(); ++i)
+    ASSERT_EQ(static_cast<float>(big.f64[i]), base.f32[i]);
 }
 
 void expect_file_error(const std::string& name, const std::string& needle) {

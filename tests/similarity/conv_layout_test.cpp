@@ -22,7 +22,8 @@ TEST(ConvLayout, SpatialPutsEveryPositionInARowWithChannelsAsFeatures) {
   ASSERT_EQ(m.cols(), 3);
   for (int n = 0; n < 2; ++n)
     for (int pos = 0; pos < 4; ++pos)
-      for (int c = 0; c < 3; ++c) EXPECT_EQ(m(n * 4 + pos, c), static_cast<float>((n * 3 + c) * 4 + pos));
+      for (int c = 0; c < 3; ++c)
+        EXPECT_EQ(m(n * 4 + pos, c), static_cast<float>((n * 3 + c) * 4 + pos));
 }
 
 TEST(ConvLayout, SpatialSubsamplingIsDeterministicAndPaired) {
@@ -40,23 +41,28 @@ TEST(ConvLayout, SpatialSubsamplingIsDeterministicAndPaired) {
 
 TEST(ConvLayout, FlattenKeepsOneRowPerExample) {
   const auto t = iota_tensor(3, 2, 2, 2);
-  const auto m = conv_to_matrix(t.data(), {3, 2, 2, 2}, ConvLayoutOptions().layout(ConvLayout::kFlatten));
+  const auto m =
+      conv_to_matrix(t.data(), {3, 2, 2, 2}, ConvLayoutOptions().layout(ConvLayout::kFlatten));
   ASSERT_EQ(m.rows(), 3);
   ASSERT_EQ(m.cols(), 8);
   EXPECT_EQ(m(2, 5), 2 * 8 + 5);
 }
 
 TEST(ConvLayout, PoolAveragesAdaptiveBins) {
-  // 1 example, 1 channel, 3×3 pooled to 2×2: bins [0,2)×[0,2), [0,2)×[1,3), [1,3)×[0,2), [1,3)×[1,3).
+  // 1 example, 1 channel, 3×3 pooled to 2×2: bins [0,2)×[0,2), [0,2)×[1,3), [1,3)×[0,2),
+  // [1,3)×[1,3).
   const auto t = iota_tensor(1, 1, 3, 3);
-  const auto m = conv_to_matrix(t.data(), {1, 1, 3, 3}, ConvLayoutOptions().layout(ConvLayout::kPool).pool_size(2));
+  const auto m = conv_to_matrix(t.data(), {1, 1, 3, 3},
+                                ConvLayoutOptions().layout(ConvLayout::kPool).pool_size(2));
   ASSERT_EQ(m.cols(), 4);
   EXPECT_FLOAT_EQ(m(0, 0), (0 + 1 + 3 + 4) / 4.0f);
   EXPECT_FLOAT_EQ(m(0, 1), (1 + 2 + 4 + 5) / 4.0f);
   EXPECT_FLOAT_EQ(m(0, 3), (4 + 5 + 7 + 8) / 4.0f);
-  const auto global = conv_to_matrix(t.data(), {1, 1, 3, 3}, ConvLayoutOptions().layout(ConvLayout::kPool));
+  const auto global =
+      conv_to_matrix(t.data(), {1, 1, 3, 3}, ConvLayoutOptions().layout(ConvLayout::kPool));
   EXPECT_FLOAT_EQ(global(0, 0), 4.0f);
-  EXPECT_THROW(conv_to_matrix(t.data(), {1, 1, 3, 3}, ConvLayoutOptions().layout(ConvLayout::kPool).pool_size(4)),
+  EXPECT_THROW(conv_to_matrix(t.data(), {1, 1, 3, 3},
+                              ConvLayoutOptions().layout(ConvLayout::kPool).pool_size(4)),
                std::invalid_argument);
   EXPECT_THROW(parse_conv_layout("tiles"), std::invalid_argument);
 }

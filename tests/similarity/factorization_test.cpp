@@ -15,7 +15,8 @@ using layerwatch::testing::gaussian;
 using layerwatch::testing::related;
 
 TEST(Factorization, ReusedSnapshotGivesFreshValues) {
-  const Eigen::MatrixXd a = gaussian(800, 16, 1), b = related(a, 16, 1.0, 2), c = related(a, 12, 3.0, 3);
+  const Eigen::MatrixXd a = gaussian(800, 16, 1), b = related(a, 16, 1.0, 2),
+                        c = related(a, 12, 3.0, 3);
   Activations sa(a), sb(b), sc(c);
   sb.factorize();
   EXPECT_NEAR(ActivationPair(sa, sb).svcca().value, svcca(a, b).value, 1e-10);
@@ -48,7 +49,8 @@ TEST(Factorization, ConcurrentFactorizeIsSafe) {
 
 TEST(Factorization, PairsOfDifferentPrecisionAreRejected) {
   const Eigen::MatrixXd a = gaussian(100, 4, 6);
-  EXPECT_THROW(ActivationPair(Activations(a), Activations(a, Precision::kFloat32)), std::invalid_argument);
+  EXPECT_THROW(ActivationPair(Activations(a), Activations(a, Precision::kFloat32)),
+               std::invalid_argument);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ TEST_F(Properties, CcaInvariantToInvertibleLinearMaps) {
   const auto mapped = cca(x * a, y);
   EXPECT_NEAR(mapped.value, base.value, 1e-9);
   EXPECT_LT((mapped.rho - base.rho).cwiseAbs().maxCoeff(), 1e-9);
-  EXPECT_NEAR(svcca(x, y, SvccaOptions().keep(1.0)).value, svcca(x * a, y, SvccaOptions().keep(1.0)).value, 1e-9);
+  EXPECT_NEAR(svcca(x, y, SvccaOptions().keep(1.0)).value,
+              svcca(x * a, y, SvccaOptions().keep(1.0)).value, 1e-9);
 }
 
 TEST_F(Properties, CkaInvariantToOrthogonalMapsAndIsotropicScaling) {
@@ -43,8 +44,7 @@ TEST_F(Properties, CkaInvariantToOrthogonalMapsAndIsotropicScaling) {
 }
 
 TEST_F(Properties, EveryIndexInvariantToMeanShifts) {
-  const Eigen::MatrixXd shifted =
-      x.rowwise() + Eigen::RowVectorXd::LinSpaced(12, -50, 80);
+  const Eigen::MatrixXd shifted = x.rowwise() + Eigen::RowVectorXd::LinSpaced(12, -50, 80);
   EXPECT_NEAR(cca(shifted, y).value, cca(x, y).value, 1e-9);
   EXPECT_NEAR(svcca(shifted, y).value, svcca(x, y).value, 1e-9);
   EXPECT_NEAR(pwcca(shifted, y).value, pwcca(x, y).value, 1e-9);
@@ -63,7 +63,8 @@ TEST_F(Properties, SymmetricIndicesAreSymmetric) {
 
 TEST_F(Properties, ValuesStayInTheirRanges) {
   for (uint64_t seed = 10; seed < 15; ++seed) {
-    const Eigen::MatrixXd a = gaussian(300, 8, seed), b = related(a, 6, 0.5 * (seed - 9), seed + 100);
+    const Eigen::MatrixXd a = gaussian(300, 8, seed),
+                          b = related(a, 6, 0.5 * (seed - 9), seed + 100);
     const auto c = cca(a, b);
     EXPECT_GE(c.rho.minCoeff(), 0.0);
     EXPECT_LE(c.rho.maxCoeff(), 1.0);
@@ -131,7 +132,8 @@ TEST(PropertiesPrecision, Float32ProductsAgreeWithFloat64) {
   const Eigen::MatrixXf af = a.cast<float>(), bf = b.cast<float>();
   const auto f32 = CcaOptions().precision(Precision::kFloat32);
   EXPECT_NEAR(cca(af, bf, f32).value, cca(af, bf).value, 1e-4);
-  EXPECT_NEAR(svcca(af, bf, SvccaOptions().precision(Precision::kFloat32)).value, svcca(af, bf).value, 1e-4);
+  EXPECT_NEAR(svcca(af, bf, SvccaOptions().precision(Precision::kFloat32)).value,
+              svcca(af, bf).value, 1e-4);
   EXPECT_NEAR(linear_cka(af, bf, CkaOptions().precision(Precision::kFloat32)).value,
               linear_cka(af, bf).value, 1e-5);
 }

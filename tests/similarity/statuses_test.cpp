@@ -27,7 +27,8 @@ TEST(Statuses, FewerSamplesThanFeaturesIsTooFewSamplesNotOne) {
 TEST(Statuses, SvccaReductionCanBringWidthBelowSamples) {
   // 60 samples, 100 features of rank 5: SVCCA keeps ≤ 5 directions and is meaningful.
   const Eigen::MatrixXd base = gaussian(60, 5, 3);
-  const Eigen::MatrixXd x = base * gaussian(5, 100, 4), y = base * gaussian(5, 70, 5) + 0.01 * gaussian(60, 70, 6);
+  const Eigen::MatrixXd x = base * gaussian(5, 100, 4),
+                        y = base * gaussian(5, 70, 5) + 0.01 * gaussian(60, 70, 6);
   const auto r = svcca(x, y);
   EXPECT_TRUE(has_value(r.status)) << r.message;
   EXPECT_LE(r.kept_x, 5);
@@ -137,7 +138,8 @@ TEST(Statuses, FixedDimsReductionKeepsExactlyK) {
   EXPECT_EQ(r.kept_x, 7);
   EXPECT_EQ(r.kept_y, 7);
   EXPECT_EQ(r.rho.size(), 7);
-  const auto v = svcca(x, y, SvccaOptions().reduction(SvccaReduction::kExplainedVariance).keep(0.5));
+  const auto v =
+      svcca(x, y, SvccaOptions().reduction(SvccaReduction::kExplainedVariance).keep(0.5));
   const auto m = svcca(x, y, SvccaOptions().keep(0.5));
   EXPECT_LE(v.kept_x, m.kept_x);  // squared values concentrate mass in fewer directions
 }

@@ -11,15 +11,15 @@
 ///   auto options = FooOptions().threshold(0.995);
 ///
 /// Values are validated where they are consumed, with a message naming the field.
-#define LAYERWATCH_ARG(T, name)                                     \
- public:                                                            \
+#define LAYERWATCH_ARG(T, name)                                         \
+ public:                                                                \
   inline auto name(const T& new_##name)->decltype(*this) { /* NOLINT */ \
-    this->name##_ = new_##name;                                     \
-    return *this;                                                   \
-  }                                                                 \
-  inline const T& name() const noexcept { /* NOLINT */              \
-    return this->name##_;                                           \
-  }                                                                 \
-                                                                    \
- private:                                                           \
+    this->name##_ = new_##name;                                         \
+    return *this;                                                       \
+  }                                                                     \
+  inline const T& name() const noexcept { /* NOLINT */                  \
+    return this->name##_;                                               \
+  }                                                                     \
+                                                                        \
+ private:                                                               \
   T name##_ /* NOLINT */

@@ -35,7 +35,7 @@ struct Array {
   std::vector<float> f32;
   std::vector<double> f64;
 
-  int64_t size() const;             ///< Product of `shape`.
+  int64_t size() const;              ///< Product of `shape`.
   std::string shape_string() const;  ///< "(2000, 48)".
 };
 

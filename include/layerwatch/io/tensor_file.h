@@ -5,6 +5,7 @@
 /// from the file's first bytes, not its name.
 
 #include <string>
+#include <vector>
 
 #include "layerwatch/io/array.h"
 
@@ -15,5 +16,8 @@ namespace layerwatch::io {
 /// truncated or corrupt file, a `.pt` that holds something other than one tensor, or a
 /// non-float dtype.
 Array read_tensor_file(const std::string& path);
+
+/// Same as `read_tensor_file` for bytes already in memory; `path` names them in errors.
+Array parse_tensor_bytes(const std::string& path, const std::vector<char>& bytes);
 
 }  // namespace layerwatch::io

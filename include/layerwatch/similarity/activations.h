@@ -42,12 +42,12 @@ class Activations {
   explicit Activations(const Eigen::Ref<const Eigen::MatrixXf>& x,
                        Precision precision = Precision::kFloat64);
 
-  int64_t samples() const;        ///< n.
-  int64_t features() const;       ///< p, the original width.
-  int64_t kept_features() const;  ///< p minus the dropped constant columns.
+  int64_t samples() const;                               ///< n.
+  int64_t features() const;                              ///< p, the original width.
+  int64_t kept_features() const;                         ///< p minus the dropped constant columns.
   const std::vector<int64_t>& dropped_constant() const;  ///< Indices of constant columns.
   Precision precision() const;
-  Status status() const;          ///< kOk, kNonFinite, kEmptyInput or kZeroVariance.
+  Status status() const;  ///< kOk, kNonFinite, kEmptyInput or kZeroVariance.
   const std::string& message() const;
 
   /// Computes and caches the covariance and its eigendecomposition now (otherwise done on

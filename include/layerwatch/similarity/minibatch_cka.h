@@ -21,8 +21,10 @@ class MinibatchCka {
   /// Adds one batch (b samples × p, b samples × q). The first batch fixes b (≥ 4); a batch of a
   /// different size, mismatched rows, or a change of feature width throws
   /// `std::invalid_argument`. A batch with NaN/Inf is skipped and counted (`skipped_batches()`).
-  void update(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::Ref<const Eigen::MatrixXd>& y);
-  void update(const Eigen::Ref<const Eigen::MatrixXf>& x, const Eigen::Ref<const Eigen::MatrixXf>& y);
+  void update(const Eigen::Ref<const Eigen::MatrixXd>& x,
+              const Eigen::Ref<const Eigen::MatrixXd>& y);
+  void update(const Eigen::Ref<const Eigen::MatrixXf>& x,
+              const Eigen::Ref<const Eigen::MatrixXf>& y);
 
   /// CKA from the accumulated sums. Status kEmptyInput before any batch, kZeroVariance when a
   /// side's HSIC sum is not positive.

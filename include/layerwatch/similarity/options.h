@@ -2,7 +2,8 @@
 /// @file
 /// Options of the similarity indices. All are plain structs with chained setters:
 ///
-///   auto options = layerwatch::similarity::SvccaOptions().keep(0.98).precision(Precision::kFloat32);
+///   auto options =
+///   layerwatch::similarity::SvccaOptions().keep(0.98).precision(Precision::kFloat32);
 
 #include <cstdint>
 

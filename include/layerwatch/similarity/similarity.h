@@ -6,7 +6,8 @@
 ///
 ///   Eigen::MatrixXf a = ..., b = ...;           // 5000 × 256 activations of two layers
 ///   auto r = layerwatch::similarity::svcca(a, b);
-///   if (has_value(r.status)) fmt::print("SVCCA {:.3f} ({} / {} dims)\n", r.value, r.kept_x, r.kept_y);
+///   if (has_value(r.status)) fmt::print("SVCCA {:.3f} ({} / {} dims)\n", r.value, r.kept_x,
+///   r.kept_y);
 ///
 /// To compare one snapshot with several others, build `Activations` once (activations.h).
 
@@ -18,10 +19,10 @@
 namespace layerwatch::similarity {
 
 /// Canonical correlation analysis. See `ActivationPair::cca`.
-CcaResult cca(const Eigen::Ref<const Eigen::MatrixXd>& x, const Eigen::Ref<const Eigen::MatrixXd>& y,
-              const CcaOptions& options = {});
-CcaResult cca(const Eigen::Ref<const Eigen::MatrixXf>& x, const Eigen::Ref<const Eigen::MatrixXf>& y,
-              const CcaOptions& options = {});
+CcaResult cca(const Eigen::Ref<const Eigen::MatrixXd>& x,
+              const Eigen::Ref<const Eigen::MatrixXd>& y, const CcaOptions& options = {});
+CcaResult cca(const Eigen::Ref<const Eigen::MatrixXf>& x,
+              const Eigen::Ref<const Eigen::MatrixXf>& y, const CcaOptions& options = {});
 
 /// Singular vector CCA (Raghu et al. 2017). See `ActivationPair::svcca`.
 CcaResult svcca(const Eigen::Ref<const Eigen::MatrixXd>& x,

@@ -1,0 +1,84 @@
+#include "layerwatch/io/any_reader.h"
+
+#include <dlfcn.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "layerwatch/io/npy_reader.h"
+#include "pt_plugin_abi.h"
+
+namespace layerwatch::io {
+namespace {
+
+std::filesystem::path executable_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::path(".") : exe.parent_path();
+}
+
+// The plugin sits in ../lib beside bin/ both in the build tree and in an installed prefix.
+PtReadFunction load_plugin(std::string& error) {
+  static PtReadFunction function = nullptr;
+  static std::string load_error;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    std::vector<std::string> candidates;
+    if (const char* env = std::getenv("LAYERWATCH_PT_PLUGIN")) candidates.emplace_back(env);
+    candidates.push_back((executable_dir() / ".." / "lib" / kPtPluginFile).string());
+    candidates.push_back(kPtPluginFile);  // the loader's search path
+    for (const auto& candidate : candidates) {
+      void* handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (!handle) {
+        load_error = dlerror();
+        continue;
+      }
+      function = reinterpret_cast<PtReadFunction>(dlsym(handle, kPtReadSymbol));
+      if (function) break;
+    }
+  }
+  error = load_error;
+  return function;
+}
+
+}  // namespace
+
+std::string read_file_bytes(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw FileError(path, "cannot open file (missing or unreadable)");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw FileError(path, "cannot open file (missing or unreadable)");
+  std::string bytes(size, '\0');
+  if (size && std::fread(bytes.data(), 1, size, file.get()) != size) {
+    throw FileError(path, "read failed");
+  }
+  return bytes;
+}
+
+Array read_activation_file(const std::string& path) {
+  if (std::filesystem::is_directory(path)) throw FileError(path, "is a directory, not a file");
+  const std::string bytes = read_file_bytes(path);
+  if (bytes.empty()) throw FileError(path, "file is empty");
+  if (looks_like_npy(bytes.data(), bytes.size()))
+    return parse_npy(path, bytes.data(), bytes.size());
+  const bool zip = bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0;
+  const bool pickle = bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80;
+  if (!zip && !pickle) throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
+  std::string load_error;
+  const auto read_pt = load_plugin(load_error);
+  if (!read_pt) {
+    throw FileError(path, fmt::format("reading .pt files needs {} (built with LibTorch): {}",
+                                      kPtPluginFile, load_error));
+  }
+  Array array;
+  std::string error;
+  if (!read_pt(path, bytes, array, error)) throw FileError(path, error);
+  return array;
+}
+
+}  // namespace layerwatch::io
