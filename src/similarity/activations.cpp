@@ -76,43 +76,37 @@ std::shared_ptr<ActivationState> prepare(
     return state;
   }
   const Eigen::Index n = x.rows();
-  std::vector<double> means(x.cols());
-  std::vector<Eigen::Index> kept;
-  kept.reserve(x.cols());
-  int64_t non_finite = 0;
-  Eigen::Index first_row = -1, first_col = -1;
-  for (Eigen::Index j = 0; j < x.cols(); ++j) {
-    const auto column = x.col(j);
-    double sum = 0;
-    Scalar lo = column(0), hi = column(0);
-    for (Eigen::Index i = 0; i < n; ++i) {
-      const Scalar v = column(i);
-      if (!std::isfinite(v)) {
+  // Whole-column Eigen reductions vectorise; a column (n values) stays in cache between them.
+  if (!x.allFinite()) {
+    int64_t non_finite = 0;
+    Eigen::Index first_row = -1, first_col = -1;
+    for (Eigen::Index j = 0; j < x.cols(); ++j) {
+      for (Eigen::Index i = 0; i < n; ++i) {
+        if (std::isfinite(x(i, j))) continue;
         if (non_finite++ == 0) {
           first_row = i;
           first_col = j;
         }
-        continue;
       }
-      sum += static_cast<double>(v);
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
     }
-    means[j] = sum / static_cast<double>(n);
-    if (lo == hi) {
-      state->dropped_constant.push_back(j);
-    } else {
-      kept.push_back(j);
-    }
-  }
-  if (non_finite > 0) {
     state->status = Status::kNonFinite;
     state->message = fmt::format(
         "input has {} non-finite value(s) (NaN or Inf), first at row {}, column {}; "
         "check the activations or the probe inputs",
         non_finite, first_row, first_col);
-    state->dropped_constant.clear();
     return state;
+  }
+  std::vector<double> means(x.cols());
+  std::vector<Eigen::Index> kept;
+  kept.reserve(x.cols());
+  for (Eigen::Index j = 0; j < x.cols(); ++j) {
+    const auto column = x.col(j);
+    means[j] = column.template cast<double>().sum() / static_cast<double>(n);
+    if (column.minCoeff() == column.maxCoeff()) {
+      state->dropped_constant.push_back(j);  // exactly constant: a dead unit
+    } else {
+      kept.push_back(j);
+    }
   }
   if (kept.empty()) {
     state->status = Status::kZeroVariance;
@@ -124,14 +118,10 @@ std::shared_ptr<ActivationState> prepare(
     out.resize(n, static_cast<Eigen::Index>(kept.size()));
     double squared = 0;
     for (size_t k = 0; k < kept.size(); ++k) {
-      const auto column = x.col(kept[k]);
-      const double mean = means[kept[k]];
       auto dest = out.col(static_cast<Eigen::Index>(k));
-      for (Eigen::Index i = 0; i < n; ++i) {
-        const double centred = static_cast<double>(column(i)) - mean;
-        dest(i) = static_cast<Out>(centred);
-        squared += centred * centred;
-      }
+      const auto centred = x.col(kept[k]).template cast<double>().array() - means[kept[k]];
+      dest = centred.template cast<Out>().matrix();
+      squared += centred.square().sum();
     }
     state->squared_norm = squared;
   };
