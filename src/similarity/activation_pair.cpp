@@ -145,6 +145,41 @@ bool canonical_correlations(const Eigen::MatrixXd& cross, const detail::Whitenin
   return linalg::singular_values(m, rho, u, v);
 }
 
+// Full-rank CCA shared by cca() and pwcca(): sample check, whitening of both sides, and the
+// correlations (with singular vectors when asked). Returns false with the status set on failure.
+struct CanonicalSolution {
+  detail::Whitening wx, wy;
+  Eigen::VectorXd rho;
+  Eigen::MatrixXd u, v;
+};
+
+template <typename CrossCovariance>
+bool solve_cca(ResultBase& result, detail::ActivationState& sx, detail::ActivationState& sy,
+               double rank_tolerance, bool want_vectors, CrossCovariance cross,
+               CanonicalSolution& out) {
+  if (!check_cca_samples(result, sx.kept(), sy.kept())) return false;
+  out.wx = detail::whiten_for_cca(sx, rank_tolerance);
+  out.wy = detail::whiten_for_cca(sy, rank_tolerance);
+  if (out.wx.failed || out.wy.failed) {
+    result.status = Status::kError;
+    append_message(result, "eigendecomposition did not converge");
+    return false;
+  }
+  if (out.wx.kept < sx.kept() || out.wy.kept < sy.kept()) {
+    result.status = Status::kRankDeficient;
+    append_message(result, fmt::format("linearly dependent features: rank {} of {} (x), {} of {} "
+                                       "(y); correlations are over the independent part",
+                                       out.wx.kept, sx.kept(), out.wy.kept, sy.kept()));
+  }
+  if (!canonical_correlations(cross(), out.wx, out.wy, out.rho, want_vectors ? &out.u : nullptr,
+                              want_vectors ? &out.v : nullptr)) {
+    result.status = Status::kError;
+    append_message(result, "SVD did not converge");
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 CcaResult ActivationPair::cca(const CcaOptions& options) {
@@ -153,36 +188,19 @@ CcaResult ActivationPair::cca(const CcaOptions& options) {
   if (!start_result(result, x_, y_)) return result;
   auto& sx = *x_.state();
   auto& sy = *y_.state();
-  if (!check_cca_samples(result, sx.kept(), sy.kept())) return result;
-  const auto wx = detail::whiten_for_cca(sx, options.rank_tolerance());
-  const auto wy = detail::whiten_for_cca(sy, options.rank_tolerance());
-  if (wx.failed || wy.failed) {
-    result.status = Status::kError;
-    append_message(result, "eigendecomposition did not converge");
-    return result;
-  }
-  result.kept_x = wx.kept;
-  result.kept_y = wy.kept;
-  if (wx.kept < sx.kept() || wy.kept < sy.kept()) {
-    result.status = Status::kRankDeficient;
-    append_message(result, fmt::format("linearly dependent features: rank {} of {} (x), {} of {} "
-                                       "(y); correlations are over the independent part",
-                                       wx.kept, sx.kept(), wy.kept, sy.kept()));
-  }
-  const auto& cross = cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
-  Eigen::VectorXd rho;
-  Eigen::MatrixXd u, v;
   const bool want = options.compute_coefficients();
-  if (!canonical_correlations(cross, wx, wy, rho, want ? &u : nullptr, want ? &v : nullptr)) {
-    result.status = Status::kError;
-    append_message(result, "SVD did not converge");
-    return result;
-  }
+  CanonicalSolution solution;
+  const auto cross = [&]() -> const Eigen::MatrixXd& {
+    return cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
+  };
+  if (!solve_cca(result, sx, sy, options.rank_tolerance(), want, cross, solution)) return result;
+  result.kept_x = solution.wx.kept;
+  result.kept_y = solution.wy.kept;
   if (want) {
-    result.coef_x = wx.coefficients(u);
-    result.coef_y = wy.coefficients(v);
+    result.coef_x = solution.wx.coefficients(solution.u);
+    result.coef_y = solution.wy.coefficients(solution.v);
   }
-  finish_correlations(result, std::move(rho));
+  finish_correlations(result, std::move(solution.rho));
   return result;
 }
 
@@ -230,23 +248,13 @@ PwccaResult ActivationPair::pwcca(const CcaOptions& options) {
   if (!start_result(result, x_, y_)) return result;
   auto& sx = *x_.state();
   auto& sy = *y_.state();
-  if (!check_cca_samples(result, sx.kept(), sy.kept())) return result;
-  const auto wx = detail::whiten_for_cca(sx, options.rank_tolerance());
-  const auto wy = detail::whiten_for_cca(sy, options.rank_tolerance());
-  if (wx.failed || wy.failed) {
-    result.status = Status::kError;
-    append_message(result, "eigendecomposition did not converge");
-    return result;
-  }
-  if (wx.kept < sx.kept() || wy.kept < sy.kept()) result.status = Status::kRankDeficient;
-  const auto& cross = cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
-  Eigen::VectorXd rho;
-  Eigen::MatrixXd u, v;
-  if (!canonical_correlations(cross, wx, wy, rho, &u, &v)) {
-    result.status = Status::kError;
-    append_message(result, "SVD did not converge");
-    return result;
-  }
+  CanonicalSolution solution;
+  const auto cross = [&]() -> const Eigen::MatrixXd& {
+    return cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
+  };
+  if (!solve_cca(result, sx, sy, options.rank_tolerance(), true, cross, solution)) return result;
+  const auto& [wx, wy, rho_raw, u, v] = solution;
+  Eigen::VectorXd rho = rho_raw;
   // Weights from the narrower side (Morcos et al.): αᵢ = Σⱼ |⟨hᵢ, xⱼ⟩| with hᵢ the unit-norm
   // canonical variates and xⱼ the centred features; ⟨h, x⟩ = (D U)ᵀ with D the unwhitening.
   result.weighted_by_x = sx.kept() <= sy.kept();
