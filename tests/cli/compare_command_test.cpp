@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -22,7 +23,9 @@ struct Run {
 };
 
 Run run(const std::string& args) {
-  const std::string err_file = ::testing::TempDir() + "/layerwatch_cli_stderr.txt";
+  // One file per test process: ctest runs the tests of this binary in parallel processes.
+  const std::string err_file =
+      ::testing::TempDir() + "/layerwatch_cli_stderr_" + std::to_string(getpid()) + ".txt";
   const std::string cmd =
       std::string(LAYERWATCH_BIN_DIR) + "/layerwatch " + args + " 2>" + err_file;
   FILE* pipe = popen(cmd.c_str(), "r");
