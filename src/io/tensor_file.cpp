@@ -3,9 +3,6 @@
 #include <fmt/format.h>
 #include <torch/serialize.h>
 
-#include <fstream>
-#include <iterator>
-
 #include "layerwatch/io/any_reader.h"
 #include "layerwatch/io/npy_reader.h"
 

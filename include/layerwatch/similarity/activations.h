@@ -34,8 +34,8 @@ struct ActivationState;
 /// Cheap to copy (copies share the same prepared data). Immutable once built.
 class Activations {
  public:
-  /// Prepares `x` (n samples × p features). Throws `std::invalid_argument` never; problems with
-  /// the data (NaN, empty, all constant) are reported by `status()`.
+  /// Prepares `x` (n samples × p features). Never throws for bad data: NaN/Inf, an empty
+  /// matrix or all-constant features are reported by `status()` and `message()`.
   explicit Activations(const Eigen::Ref<const Eigen::MatrixXd>& x,
                        Precision precision = Precision::kFloat64);
   /// Same for float32 input (products in `precision`; float64 by default).
