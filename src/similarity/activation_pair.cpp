@@ -12,12 +12,28 @@
 
 namespace layerwatch::similarity {
 
-struct ActivationPair::Cache {
-  bool has_cross = false;
-  Eigen::MatrixXd cross;  // XᵀY of the centred data, float64
-};
-
 namespace {
+
+// XᵀY of the centred data in float64, computed on first use and shared by the pair's indices.
+class CrossCovariance {
+ public:
+  CrossCovariance(detail::ActivationState& x, detail::ActivationState& y) : x_(x), y_(y) {}
+  const Eigen::MatrixXd& get() {
+    if (!ready_) {
+      value_ = x_.precision == Precision::kFloat32
+                   ? linalg::transpose_times(x_.centred32, y_.centred32).cast<double>().eval()
+                   : linalg::transpose_times(x_.centred64, y_.centred64);
+      ready_ = true;
+    }
+    return value_;
+  }
+
+ private:
+  detail::ActivationState& x_;
+  detail::ActivationState& y_;
+  bool ready_ = false;
+  Eigen::MatrixXd value_;
+};
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -103,8 +119,15 @@ void check_tolerance(double tolerance) {
 
 }  // namespace
 
+struct ActivationPair::Cache {
+  explicit Cache(detail::ActivationState& x, detail::ActivationState& y) : cross(x, y) {}
+  CrossCovariance cross;
+};
+
 ActivationPair::ActivationPair(Activations x, Activations y)
-    : x_(std::move(x)), y_(std::move(y)), cache_(std::make_unique<Cache>()) {
+    : x_(std::move(x)),
+      y_(std::move(y)),
+      cache_(std::make_unique<Cache>(*x_.state(), *y_.state())) {
   if (x_.samples() != y_.samples()) {
     throw std::invalid_argument(fmt::format(
         "x is {}×{} but y is {}×{}: both must have the same number of rows (samples), one row "
@@ -124,17 +147,6 @@ ActivationPair& ActivationPair::operator=(ActivationPair&&) noexcept = default;
 
 namespace {
 
-const Eigen::MatrixXd& cross_covariance(detail::ActivationState& x, detail::ActivationState& y,
-                                        bool& has, Eigen::MatrixXd& cross) {
-  if (!has) {
-    cross = x.precision == Precision::kFloat32
-                ? linalg::transpose_times(x.centred32, y.centred32).cast<double>().eval()
-                : linalg::transpose_times(x.centred64, y.centred64);
-    has = true;
-  }
-  return cross;
-}
-
 // ρ = singular values of Wxᵀ Cxy Wy; optionally the singular vectors.
 bool canonical_correlations(const Eigen::MatrixXd& cross, const detail::Whitening& wx,
                             const detail::Whitening& wy, Eigen::VectorXd& rho, Eigen::MatrixXd* u,
@@ -153,9 +165,8 @@ struct CanonicalSolution {
   Eigen::MatrixXd u, v;
 };
 
-template <typename CrossCovariance>
 bool solve_cca(ResultBase& result, detail::ActivationState& sx, detail::ActivationState& sy,
-               double rank_tolerance, bool want_vectors, CrossCovariance cross,
+               double rank_tolerance, bool want_vectors, CrossCovariance& cross,
                CanonicalSolution& out) {
   if (!check_cca_samples(result, sx.kept(), sy.kept())) return false;
   out.wx = detail::whiten_for_cca(sx, rank_tolerance);
@@ -171,7 +182,7 @@ bool solve_cca(ResultBase& result, detail::ActivationState& sx, detail::Activati
                                        "(y); correlations are over the independent part",
                                        out.wx.kept, sx.kept(), out.wy.kept, sy.kept()));
   }
-  if (!canonical_correlations(cross(), out.wx, out.wy, out.rho, want_vectors ? &out.u : nullptr,
+  if (!canonical_correlations(cross.get(), out.wx, out.wy, out.rho, want_vectors ? &out.u : nullptr,
                               want_vectors ? &out.v : nullptr)) {
     result.status = Status::kError;
     append_message(result, "SVD did not converge");
@@ -190,10 +201,9 @@ CcaResult ActivationPair::cca(const CcaOptions& options) {
   auto& sy = *y_.state();
   const bool want = options.compute_coefficients();
   CanonicalSolution solution;
-  const auto cross = [&]() -> const Eigen::MatrixXd& {
-    return cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
-  };
-  if (!solve_cca(result, sx, sy, options.rank_tolerance(), want, cross, solution)) return result;
+  if (!solve_cca(result, sx, sy, options.rank_tolerance(), want, cache_->cross, solution)) {
+    return result;
+  }
   result.kept_x = solution.wx.kept;
   result.kept_y = solution.wy.kept;
   if (want) {
@@ -231,7 +241,7 @@ CcaResult ActivationPair::svcca(const SvccaOptions& options) {
   if (!check_cca_samples(result, kx, ky)) return result;
   const auto wx = detail::whiten_eigen(sx, kx);
   const auto wy = detail::whiten_eigen(sy, ky);
-  const auto& cross = cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
+  const auto& cross = cache_->cross.get();
   Eigen::VectorXd rho;
   if (!canonical_correlations(cross, wx, wy, rho, nullptr, nullptr)) {
     result.status = Status::kError;
@@ -249,10 +259,9 @@ PwccaResult ActivationPair::pwcca(const CcaOptions& options) {
   auto& sx = *x_.state();
   auto& sy = *y_.state();
   CanonicalSolution solution;
-  const auto cross = [&]() -> const Eigen::MatrixXd& {
-    return cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
-  };
-  if (!solve_cca(result, sx, sy, options.rank_tolerance(), true, cross, solution)) return result;
+  if (!solve_cca(result, sx, sy, options.rank_tolerance(), true, cache_->cross, solution)) {
+    return result;
+  }
   const auto& [wx, wy, rho_raw, u, v] = solution;
   Eigen::VectorXd rho = rho_raw;
   // Weights from the narrower side (Morcos et al.): αᵢ = Σⱼ |⟨hᵢ, xⱼ⟩| with hᵢ the unit-norm
@@ -290,7 +299,7 @@ CkaResult ActivationPair::linear_cka(const CkaOptions& options) {
   double cross2, xx2, yy2;
   // Feature space costs n·(p+q)², sample space n²·(p+q): pick the cheaper.
   if (sx.kept() + sy.kept() <= n) {
-    cross2 = cross_covariance(sx, sy, cache_->has_cross, cache_->cross).squaredNorm();
+    cross2 = cache_->cross.get().squaredNorm();
     xx2 = sx.covariance().squaredNorm();
     yy2 = sy.covariance().squaredNorm();
   } else {
@@ -376,7 +385,7 @@ ProcrustesResult ActivationPair::procrustes() {
   if (!start_result(result, x_, y_)) return result;
   auto& sx = *x_.state();
   auto& sy = *y_.state();
-  const auto& cross = cross_covariance(sx, sy, cache_->has_cross, cache_->cross);
+  const auto& cross = cache_->cross.get();
   Eigen::VectorXd sigma;
   if (!linalg::singular_values(cross, sigma)) {
     result.status = Status::kError;
