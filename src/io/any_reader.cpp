@@ -47,6 +47,14 @@ PtReadFunction load_plugin(std::string& error) {
 
 }  // namespace
 
+bool looks_like_torch_save(const char* bytes, size_t size) {
+  const bool zip =
+      size >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4;
+  const bool pickle = size >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80 &&
+                      static_cast<unsigned char>(bytes[1]) <= 5;
+  return zip || pickle;
+}
+
 std::string read_file_bytes(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!file) throw FileError(path, "cannot open file (missing or unreadable)");
@@ -66,9 +74,8 @@ Array read_activation_file(const std::string& path) {
   if (bytes.empty()) throw FileError(path, "file is empty");
   if (looks_like_npy(bytes.data(), bytes.size()))
     return parse_npy(path, bytes.data(), bytes.size());
-  const bool zip = bytes.size() >= 4 && bytes.compare(0, 4, "PK\x03\x04") == 0;
-  const bool pickle = bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80;
-  if (!zip && !pickle) throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
+  if (!looks_like_torch_save(bytes.data(), bytes.size()))
+    throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
   std::string load_error;
   const auto read_pt = load_plugin(load_error);
   if (!read_pt) {

@@ -11,15 +11,6 @@ namespace {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-bool looks_like_zip(const std::vector<char>& bytes) {
-  return bytes.size() >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4;
-}
-
-bool looks_like_pickle(const std::vector<char>& bytes) {
-  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x80 &&
-         static_cast<unsigned char>(bytes[1]) <= 5;
-}
-
 Array tensor_to_array(const std::string& path, torch::Tensor tensor) {
   const auto type = tensor.scalar_type();
   if (type == torch::kHalf || type == torch::kBFloat16) {
@@ -54,7 +45,7 @@ Array parse_tensor_bytes(const std::string& path, const std::vector<char>& bytes
   if (bytes.empty()) throw FileError(path, "file is empty");
   if (looks_like_npy(bytes.data(), bytes.size()))
     return parse_npy(path, bytes.data(), bytes.size());
-  if (!looks_like_zip(bytes) && !looks_like_pickle(bytes)) {
+  if (!looks_like_torch_save(bytes.data(), bytes.size())) {
     throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
   }
   torch::IValue value;

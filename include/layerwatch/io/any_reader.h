@@ -4,6 +4,7 @@
 /// (`liblayerwatch_pt.so`, linked against LibTorch) that is loaded only when a `.pt` file is
 /// met. Programs that only read `.npy` files never load LibTorch, which saves ~0.6 s of start-up.
 
+#include <cstddef>
 #include <string>
 
 #include "layerwatch/io/array.h"
@@ -13,6 +14,10 @@ namespace layerwatch::io {
 /// Reads a `.npy` or `.pt` file (recognised by content). Throws `FileError`; for a `.pt` file
 /// when the plugin is not installed, the message says so.
 Array read_activation_file(const std::string& path);
+
+/// True when the bytes start like a file written by `torch.save` (zip archive, or the legacy
+/// pickle format).
+bool looks_like_torch_save(const char* bytes, size_t size);
 
 /// Reads a whole file into memory; throws `FileError` when it cannot be opened or read.
 std::string read_file_bytes(const std::string& path);
