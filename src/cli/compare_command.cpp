@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "layerwatch/io/any_reader.h"
+#include "layerwatch/similarity/metric.h"
 #include "layerwatch/similarity/similarity.h"
 
 namespace layerwatch::cli {
@@ -19,8 +20,11 @@ namespace {
 using nlohmann::json;
 namespace sim = layerwatch::similarity;
 
-const std::vector<std::string> kMetrics = {"cca",          "svcca",   "pwcca",     "cka",
-                                           "cka-debiased", "cka-rbf", "procrustes"};
+std::vector<std::string> metric_names() {
+  std::vector<std::string> names;
+  for (const auto m : sim::all_metrics()) names.emplace_back(sim::to_string(m));
+  return names;
+}
 
 struct CompareArgs {
   std::string file_a, file_b;
@@ -122,7 +126,7 @@ int run_compare(const CompareArgs& args) {
   std::vector<std::string> metrics;
   for (const auto& m : args.metrics) {
     if (m == "all") {
-      metrics = kMetrics;
+      metrics = metric_names();
       break;
     }
     metrics.push_back(m);
@@ -215,7 +219,7 @@ std::function<int()> add_compare_command(CLI::App& app) {
   cmd->add_option("A", args->file_a, "First activations: (samples, features) or (N, C, H, W)")
       ->required();
   cmd->add_option("B", args->file_b, "Second activations, same samples")->required();
-  std::vector<std::string> allowed = kMetrics;
+  std::vector<std::string> allowed = metric_names();
   allowed.push_back("all");
   cmd->add_option("--metric", args->metrics, "Metric(s), comma-separated (default svcca)")
       ->delimiter(',')

@@ -1,0 +1,153 @@
+#pragma once
+/// @file
+/// `Analyzer`: the background worker that turns snapshots into convergence records.
+///
+/// The training thread calls `add_snapshot` (stores it, queues a comparison with its
+/// reference) and `end_epoch`; both only take short bookkeeping locks and never wait for
+/// analysis. Worker threads compute the similarity with the torch-free core and hand records
+/// to the sinks in order. If analysis falls behind, the queue policy decides what to skip, and
+/// skips are counted and logged. No exception crosses threads: a failed job becomes a record
+/// with status `kError`, a failing sink is counted and reported once.
+///
+///   Analyzer analyzer(AnalyzerOptions().metric(Metric::kSvcca), {console, jsonl});
+///   analyzer.add_snapshot(std::move(snapshot));   // from the probe pass
+///   analyzer.end_epoch(epoch, step);
+///   analyzer.finish();                            // final-reference pass, sinks closed
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "layerwatch/analysis/records.h"
+#include "layerwatch/core/options.h"
+#include "layerwatch/core/snapshot_store.h"
+#include "layerwatch/similarity/metric.h"
+#include "layerwatch/sinks/sink.h"
+
+namespace layerwatch {
+
+/// What to do when a new snapshot arrives while older ones still wait for analysis.
+enum class QueuePolicy {
+  kSkipToNewest,  ///< "skip_to_newest" (default): a layer's waiting job is replaced by the newer
+                  ///< snapshot; when the queue is full the oldest waiting job is dropped.
+  kDropNewest,    ///< "drop_newest": queue everything up to the capacity; beyond it new jobs are
+                  ///< dropped.
+};
+
+const char* to_string(QueuePolicy policy) noexcept;
+/// Parses "skip_to_newest" or "drop_newest"; throws `std::invalid_argument` otherwise.
+QueuePolicy parse_queue_policy(const std::string& name);
+
+/// Options of `Analyzer`.
+struct AnalyzerOptions {
+  /// Similarity metric. Default SVCCA.
+  LAYERWATCH_ARG(similarity::Metric, metric) = similarity::Metric::kSvcca;
+  /// Options of the metric (SVCCA keep fraction, RBF threshold).
+  LAYERWATCH_ARG(similarity::MetricOptions, metric_options) = {};
+  /// Precision of the products. Default float64; float32 is ~2× faster, agrees to ~1e-4.
+  LAYERWATCH_ARG(similarity::Precision, precision) = similarity::Precision::kFloat64;
+  /// Online reference: `kPrevious` (default) or `kFirst`. (`kFinal` is always computed by
+  /// `finish()` when `final_pass` is on.)
+  LAYERWATCH_ARG(Reference, reference) = Reference::kPrevious;
+  /// For `kPrevious`: compare with the snapshot this many probe passes earlier. Default 1,
+  /// range ≥ 1.
+  LAYERWATCH_ARG(int64_t, reference_lag) = 1;
+  /// Compare every stored snapshot with the layer's last one at `finish()`. Default true.
+  LAYERWATCH_ARG(bool, final_pass) = true;
+  /// Worker threads. Default 1, range [1, 64].
+  LAYERWATCH_ARG(int64_t, threads) = 1;
+  /// Queue policy when analysis falls behind. Default `kSkipToNewest`.
+  LAYERWATCH_ARG(QueuePolicy, queue_policy) = QueuePolicy::kSkipToNewest;
+  /// Most comparison jobs waiting at once. Default 256, range ≥ 1.
+  LAYERWATCH_ARG(int64_t, queue_capacity) = 256;
+  /// The snapshot store's ring capacity and memory budget.
+  LAYERWATCH_ARG(SnapshotStoreOptions, store) = {};
+};
+
+/// Counters, readable at any time.
+struct AnalyzerStats {
+  int64_t records = 0;         ///< Records delivered (any status).
+  int64_t failed = 0;          ///< Records whose status is not usable (no value).
+  int64_t skipped = 0;         ///< Comparison jobs skipped by the queue policy.
+  int64_t sink_errors = 0;     ///< Sink calls that threw.
+  int64_t pending = 0;         ///< Jobs waiting or running now.
+  SnapshotStore::Stats store;  ///< The snapshot store's counters.
+};
+
+/// The background analyzer. Thread-safe; see the file comment.
+class Analyzer {
+ public:
+  /// Starts the worker threads and opens the sinks. A sink whose `open()` throws is reported
+  /// (stderr and an event to the other sinks) and left out; the others keep working.
+  /// Throws `std::invalid_argument` for out-of-range options.
+  Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks);
+  /// Stops the workers: the job in progress completes, waiting jobs are discarded (their count
+  /// is reported), sinks are closed.
+  ~Analyzer();
+  Analyzer(const Analyzer&) = delete;
+  Analyzer& operator=(const Analyzer&) = delete;
+
+  /// Stores a snapshot and queues its comparison with its reference. Never blocks on analysis.
+  void add_snapshot(Snapshot snapshot);
+  /// Queues a record as is (e.g. a capture error), delivered in order with the others.
+  void add_record(ConvergenceRecord record);
+  /// Queues an event for the sinks.
+  void add_event(MonitorEvent event);
+  /// Marks the end of an epoch: sinks get `end_epoch` after every record queued before it.
+  void end_epoch(int64_t epoch, int64_t step);
+  /// Waits until every queued job is done and the sinks are flushed.
+  void flush();
+  /// Runs the final-reference pass (if enabled), waits for it, and closes the sinks. Later
+  /// calls do nothing.
+  void finish();
+
+  AnalyzerStats stats() const;
+  const AnalyzerOptions& options() const { return options_; }
+  /// The snapshots (read-only use; the analyzer owns them).
+  const SnapshotStore& store() const { return store_; }
+  /// Names of the sinks that failed to open, with their messages.
+  std::vector<std::string> sink_failures() const;
+
+ private:
+  struct Job;
+  struct SinkSlot;
+  class ActivationCache;
+
+  void enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference, Reference kind);
+  void push_job(Job job);
+  void worker();
+  void run(Job& job);
+  void deliver_record(const ConvergenceRecord& record);
+  void deliver_event(const MonitorEvent& event);
+  template <typename Call>
+  void for_each_sink(const char* what, Call&& call);
+
+  AnalyzerOptions options_;
+  SnapshotStore store_;
+  std::unique_ptr<ActivationCache> cache_;
+  std::vector<std::unique_ptr<SinkSlot>> sinks_;
+  std::vector<std::string> sink_failures_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  std::deque<Job> queue_;
+  int64_t running_ = 0;
+  bool barrier_running_ = false;
+  bool stopping_ = false;
+  bool finished_ = false;
+  int64_t skipped_ = 0, skipped_since_epoch_ = 0;
+  std::atomic<int64_t> records_{0}, failed_{0};
+  std::atomic<int64_t> sink_errors_{0};
+  std::mutex sink_mutex_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace layerwatch

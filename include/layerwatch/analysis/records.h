@@ -1,0 +1,76 @@
+#pragma once
+/// @file
+/// What the analyzer produces: `ConvergenceRecord`s (one similarity value of one layer against
+/// a reference snapshot) and `MonitorEvent`s (drops, skips, errors, freezes). Both go to the
+/// sinks, in order, on the analyzer thread.
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "layerwatch/core/status.h"
+#include "layerwatch/similarity/metric.h"
+
+namespace layerwatch {
+
+/// Which snapshot a layer's new snapshot is compared with.
+enum class Reference {
+  kPrevious,  ///< "previous": the same layer's snapshot `reference_lag` probe passes earlier —
+              ///< the online convergence signal.
+  kFirst,     ///< "first": the layer's first snapshot of the run (pinned in the store).
+  kFinal,     ///< "final": the layer's last snapshot, compared at `finish()` with every stored
+              ///< one (the SVCCA paper's learning-dynamics curves).
+};
+
+/// Stable name ("previous", "first", "final").
+const char* to_string(Reference reference) noexcept;
+/// Parses a name; throws `std::invalid_argument` naming the allowed values otherwise.
+Reference parse_reference(const std::string& name);
+
+/// One similarity value of one layer's snapshot against a reference snapshot.
+/// Serialised as one JSON object per line (see `sinks/record_json.h`).
+struct ConvergenceRecord {
+  /// Version of the serialised form; bumped when a field changes meaning.
+  static constexpr int kSchemaVersion = 1;
+
+  int64_t step = 0;         ///< Training steps completed at the snapshot.
+  int64_t epoch = 0;        ///< Epochs completed at the snapshot.
+  int64_t probe_index = 0;  ///< Probe pass of the snapshot.
+  std::string layer;        ///< Capture point name.
+  Reference reference = Reference::kPrevious;
+  int64_t reference_step = -1;   ///< Step of the reference snapshot (−1 if there was none).
+  int64_t reference_epoch = -1;  ///< Epoch of the reference snapshot.
+  similarity::Metric metric = similarity::Metric::kSvcca;
+  double value = std::numeric_limits<double>::quiet_NaN();  ///< NaN unless has_value(status).
+  Status status = Status::kOk;
+  std::string message;             ///< Why, when status is not kOk (or a caution).
+  std::vector<int64_t> kept_dims;  ///< Directions kept per side (SVCCA/CCA), else empty.
+  double compute_ms = 0;           ///< Analyzer time spent on this record.
+};
+
+/// Something the monitor did or could not do, logged beside the records.
+struct MonitorEvent {
+  /// What happened.
+  enum class Kind {
+    kSnapshotEvicted,  ///< Old snapshots left the store to respect its budget or capacity.
+    kSnapshotRefused,  ///< A new snapshot did not fit in the memory budget.
+    kJobsSkipped,      ///< The analyzer fell behind and skipped snapshots (count in `count`).
+    kCaptureError,     ///< A capture point could not record its layer.
+    kSinkError,        ///< A sink failed to write; training goes on.
+    kFreeze,           ///< A layer was frozen (`value` is the signal that triggered it).
+    kNote,             ///< Anything else worth a line in the log.
+  };
+  Kind kind = Kind::kNote;
+  int64_t step = 0;
+  int64_t epoch = 0;
+  std::string layer;  ///< Empty when not about one layer.
+  std::string message;
+  double value = std::numeric_limits<double>::quiet_NaN();
+  int64_t count = 0;
+};
+
+/// Stable name of an event kind ("snapshot_evicted", "jobs_skipped", …).
+const char* to_string(MonitorEvent::Kind kind) noexcept;
+
+}  // namespace layerwatch

@@ -1,0 +1,43 @@
+#pragma once
+/// @file
+/// `JsonlSink`: records as JSON Lines (one object per line, see record_json.h) in
+/// `<log_dir>/convergence.jsonl`, and events in `events.jsonl` beside it. Lines are written
+/// whole; the files are flushed at every epoch end and on close, so an interrupted run leaves
+/// complete lines behind.
+
+#include <cstdio>
+#include <string>
+
+#include "layerwatch/sinks/sink.h"
+
+namespace layerwatch {
+
+/// JSON Lines sink. The files are truncated at `open()` (one run per log directory).
+class JsonlSink : public Sink {
+ public:
+  /// `path`: the records file; its directory is created if missing.
+  explicit JsonlSink(std::string path);
+  ~JsonlSink() override;
+
+  std::string name() const override { return "jsonl:" + path_; }
+  /// Throws `std::runtime_error` naming the path and the OS error if it cannot be written.
+  void open() override;
+  void write(const ConvergenceRecord& record) override;
+  void write_event(const MonitorEvent& event) override;
+  void end_epoch(int64_t epoch) override;
+  void flush() override;
+  void close() override;
+
+  const std::string& path() const { return path_; }
+  const std::string& events_path() const { return events_path_; }
+
+ private:
+  void write_line(std::FILE* file, const std::string& line, const std::string& path);
+
+  std::string path_;
+  std::string events_path_;
+  std::FILE* records_ = nullptr;
+  std::FILE* events_ = nullptr;
+};
+
+}  // namespace layerwatch

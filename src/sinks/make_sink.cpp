@@ -1,0 +1,32 @@
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <stdexcept>
+
+#include "layerwatch/sinks/console_sink.h"
+#include "layerwatch/sinks/jsonl_sink.h"
+#include "layerwatch/sinks/sink.h"
+
+namespace layerwatch {
+namespace {
+
+std::string resolve(const std::string& path, const std::string& log_dir) {
+  const std::filesystem::path p(path);
+  return p.is_absolute() || log_dir.empty() ? path : (std::filesystem::path(log_dir) / p).string();
+}
+
+}  // namespace
+
+std::shared_ptr<Sink> make_sink(const std::string& spec, const std::string& log_dir) {
+  const auto colon = spec.find(':');
+  const std::string kind = spec.substr(0, colon);
+  const std::string arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (kind == "console" && arg.empty()) return std::make_shared<ConsoleSink>();
+  if (kind == "jsonl") {
+    return std::make_shared<JsonlSink>(resolve(arg.empty() ? "convergence.jsonl" : arg, log_dir));
+  }
+  throw std::invalid_argument(
+      fmt::format("unknown sink '{}': allowed are console, jsonl, jsonl:PATH", spec));
+}
+
+}  // namespace layerwatch

@@ -1,0 +1,96 @@
+#include "layerwatch/sinks/record_json.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace layerwatch {
+namespace {
+
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+Status parse_status(const std::string& name) {
+  for (const auto s :
+       {Status::kOk, Status::kRankDeficient, Status::kTooFewSamples, Status::kNonFinite,
+        Status::kEmptyInput, Status::kZeroVariance, Status::kTooLarge, Status::kError}) {
+    if (name == to_string(s)) return s;
+  }
+  throw std::invalid_argument(fmt::format("unknown status '{}'", name));
+}
+
+template <typename T>
+T required(const nlohmann::json& o, const char* key) {
+  if (!o.contains(key)) throw std::invalid_argument(fmt::format("missing key '{}'", key));
+  try {
+    return o.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    throw std::invalid_argument(
+        fmt::format("key '{}' has the wrong type ({})", key, o.at(key).type_name()));
+  }
+}
+
+}  // namespace
+
+nlohmann::json to_json(const ConvergenceRecord& r) {
+  nlohmann::json o;
+  o["schema_version"] = ConvergenceRecord::kSchemaVersion;
+  o["step"] = r.step;
+  o["epoch"] = r.epoch;
+  o["probe_index"] = r.probe_index;
+  o["layer"] = r.layer;
+  o["reference"] = to_string(r.reference);
+  o["reference_step"] = r.reference_step;
+  o["reference_epoch"] = r.reference_epoch;
+  o["metric"] = similarity::to_string(r.metric);
+  o["value"] = number_or_null(r.value);
+  o["status"] = to_string(r.status);
+  o["kept_dims"] = r.kept_dims;
+  o["compute_ms"] = std::round(r.compute_ms * 1000) / 1000;
+  if (!r.message.empty()) o["message"] = r.message;
+  return o;
+}
+
+nlohmann::json to_json(const MonitorEvent& e) {
+  nlohmann::json o;
+  o["schema_version"] = ConvergenceRecord::kSchemaVersion;
+  o["event"] = to_string(e.kind);
+  o["step"] = e.step;
+  o["epoch"] = e.epoch;
+  if (!e.layer.empty()) o["layer"] = e.layer;
+  o["message"] = e.message;
+  if (std::isfinite(e.value)) o["value"] = e.value;
+  if (e.count != 0) o["count"] = e.count;
+  return o;
+}
+
+ConvergenceRecord record_from_json(const nlohmann::json& o) {
+  if (!o.is_object()) throw std::invalid_argument("a record must be a JSON object");
+  ConvergenceRecord r;
+  const int version = required<int>(o, "schema_version");
+  if (version != ConvergenceRecord::kSchemaVersion) {
+    throw std::invalid_argument(
+        fmt::format("schema_version {} is not supported (this build reads {})", version,
+                    ConvergenceRecord::kSchemaVersion));
+  }
+  r.step = required<int64_t>(o, "step");
+  r.epoch = required<int64_t>(o, "epoch");
+  r.probe_index = o.value("probe_index", int64_t{0});
+  r.layer = required<std::string>(o, "layer");
+  r.reference = parse_reference(required<std::string>(o, "reference"));
+  r.reference_step = o.value("reference_step", int64_t{-1});
+  r.reference_epoch = o.value("reference_epoch", int64_t{-1});
+  r.metric = similarity::parse_metric(required<std::string>(o, "metric"));
+  if (!o.contains("value")) throw std::invalid_argument("missing key 'value'");
+  r.value = o.at("value").is_number() ? o.at("value").get<double>()
+                                      : std::numeric_limits<double>::quiet_NaN();
+  r.status = parse_status(required<std::string>(o, "status"));
+  if (o.contains("kept_dims")) r.kept_dims = o.at("kept_dims").get<std::vector<int64_t>>();
+  r.compute_ms = o.value("compute_ms", 0.0);
+  r.message = o.value("message", std::string());
+  return r;
+}
+
+}  // namespace layerwatch
