@@ -1,0 +1,119 @@
+#pragma once
+/// @file
+/// `layerwatch::Monitor`: the facade a training loop uses. Construct it with the model and a
+/// fixed probe set, watch some layers, and call `step()`, `end_epoch()` and `finish()`:
+///
+///   layerwatch::Monitor monitor(model, probe_images,
+///   layerwatch::MonitorOptions().log_dir("runs/a")); monitor.watch(model->features); // or Tap
+///   modules / layerwatch::tap() for (int epoch = 0; epoch < epochs; ++epoch) {
+///     for (auto& batch : *loader) { /* forward, backward, optimizer.step() */ monitor.step(); }
+///     monitor.end_epoch();                        // probe pass + per-epoch summary
+///   }
+///   monitor.finish();                             // learning-dynamics records, logs closed
+///
+/// A probe pass runs the probe set through the model in eval mode under `NoGradGuard`, in
+/// chunks of `probe_batch_size`, and restores every module's train/eval mode afterwards
+/// (BatchNorm running statistics are untouched: eval mode does not update them). The captured
+/// outputs go to the background analyzer; the training thread never waits for analysis.
+/// Nothing the monitor does throws into the training loop after construction: problems become
+/// records with an error status, events in the logs and messages on stderr.
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "layerwatch/analysis/analyzer.h"
+#include "layerwatch/capture/capture.h"
+#include "layerwatch/monitor_options.h"
+#include "layerwatch/sinks/sink.h"
+
+namespace layerwatch {
+
+/// Counters of a Monitor.
+struct MonitorStats {
+  int64_t steps = 0;           ///< `step()` calls.
+  int64_t epochs = 0;          ///< `end_epoch()` calls.
+  int64_t probe_passes = 0;    ///< Probe passes run.
+  double probe_seconds = 0;    ///< Training-thread time spent in probe passes.
+  int64_t capture_errors = 0;  ///< Layers that could not be captured (summed over passes).
+  AnalyzerStats analyzer;      ///< The analyzer's and the store's counters.
+};
+
+/// Watches the layers of one model while it trains. See the file comment.
+class Monitor {
+ public:
+  /// Runs the probe set through the model: `forward(chunk)` is called for each chunk of the
+  /// probe inputs; its result is ignored (capture points record what they see).
+  using ProbeForward = std::function<void(const torch::Tensor& chunk)>;
+
+  /// `model`: the module whose train/eval mode the probe pass saves and restores.
+  /// `probe_inputs`: the fixed probe set, first dimension = examples, on the model's device.
+  /// Throws `std::invalid_argument` for invalid options (naming the field). An empty or
+  /// undefined probe set is not an exception: the monitor reports it and never probes.
+  Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs,
+          ProbeForward forward, MonitorOptions options = {},
+          std::vector<std::shared_ptr<Sink>> extra_sinks = {});
+
+  /// Convenience for models whose `forward` takes one tensor.
+  template <typename ModuleType>
+  Monitor(const torch::nn::ModuleHolder<ModuleType>& model, torch::Tensor probe_inputs,
+          MonitorOptions options = {}, std::vector<std::shared_ptr<Sink>> extra_sinks = {})
+      : Monitor(
+            model.ptr(), std::move(probe_inputs),
+            [impl = model.ptr()](const torch::Tensor& chunk) { impl->forward(chunk); },
+            std::move(options), std::move(extra_sinks)) {}
+
+  /// Stops the analyzer cleanly (the job in progress completes). Call `finish()` first to
+  /// keep every record.
+  ~Monitor();
+  Monitor(const Monitor&) = delete;
+  Monitor& operator=(const Monitor&) = delete;
+
+  /// Instruments a Sequential of the model (see capture.h); capture points are named by the
+  /// Sequential's dotted name in the model ("features.0", …). Returns the removal handle.
+  CaptureHandle watch(torch::nn::Sequential& sequential, WatchOptions options = {});
+  /// A handle that stops this monitor from recording the explicit `tap(name, …)` calls and
+  /// `Tap` modules of that name.
+  CaptureHandle capture_handle(const std::string& name);
+
+  /// Call after every optimizer step. Runs a probe pass when one is due.
+  void step();
+  /// Call at the end of every epoch: probe pass (if `probe_each_epoch`), then the sinks'
+  /// per-epoch summary once the analyzer has caught up with it.
+  void end_epoch();
+  /// Runs a probe pass now.
+  void probe();
+  /// Waits until the analyzer has processed everything queued so far.
+  void flush();
+  /// Final-reference pass, then closes the logs. Idempotent.
+  void finish();
+
+  MonitorStats stats() const;
+  const MonitorOptions& options() const { return options_; }
+  /// The analyzer (its store holds the snapshots).
+  Analyzer& analyzer() { return *analyzer_; }
+  /// False when the probe set was unusable (the reason went to the logs and stderr).
+  bool probing() const { return probing_; }
+
+ private:
+  void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
+
+  std::shared_ptr<torch::nn::Module> model_;
+  torch::Tensor probe_inputs_;
+  ProbeForward forward_;
+  MonitorOptions options_;
+  std::unique_ptr<Analyzer> analyzer_;
+  std::shared_ptr<std::set<std::string>> disabled_;
+  bool probing_ = true;
+  bool finished_ = false;
+  int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;
+  double probe_seconds_ = 0;
+};
+
+}  // namespace layerwatch

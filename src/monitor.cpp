@@ -1,0 +1,188 @@
+#include "layerwatch/monitor.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "capture/probe_capture.h"
+
+namespace layerwatch {
+namespace {
+
+// Saves every module's train/eval flag and restores it on destruction, also when the probe
+// forward throws. `modules()` lists parents before children, and `train(bool)` is recursive,
+// so restoring in that order leaves each module with its own saved flag.
+class ModeGuard {
+ public:
+  explicit ModeGuard(const std::shared_ptr<torch::nn::Module>& model) {
+    for (const auto& m : model->modules(/*include_self=*/true))
+      saved_.emplace_back(m, m->is_training());
+  }
+  ~ModeGuard() {
+    for (const auto& [module, training] : saved_) module->train(training);
+  }
+
+ private:
+  std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> saved_;
+};
+
+// A libtorch error's message without its C++ backtrace.
+std::string error_text(const std::exception& e) {
+  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
+    return c10_error->what_without_backtrace();
+  }
+  return e.what();
+}
+
+std::vector<std::shared_ptr<Sink>> build_sinks(const MonitorOptions& options,
+                                               std::vector<std::shared_ptr<Sink>> extra) {
+  std::vector<std::shared_ptr<Sink>> sinks;
+  for (const auto& spec : options.sinks()) sinks.push_back(make_sink(spec, options.log_dir()));
+  for (auto& s : extra) sinks.push_back(std::move(s));
+  return sinks;
+}
+
+}  // namespace
+
+Monitor::Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs,
+                 ProbeForward forward, MonitorOptions options,
+                 std::vector<std::shared_ptr<Sink>> extra_sinks)
+    : model_(std::move(model)),
+      probe_inputs_(std::move(probe_inputs)),
+      forward_(std::move(forward)),
+      options_(std::move(options)),
+      disabled_(std::make_shared<std::set<std::string>>()) {
+  if (!model_) throw std::invalid_argument("Monitor needs a model (got a null module)");
+  if (!forward_) throw std::invalid_argument("Monitor needs a probe forward function");
+  options_.validate();
+  analyzer_ = std::make_unique<Analyzer>(options_.analyzer_options(),
+                                         build_sinks(options_, std::move(extra_sinks)));
+  if (!probe_inputs_.defined() || probe_inputs_.dim() == 0 || probe_inputs_.size(0) == 0) {
+    probing_ = false;
+    report(MonitorEvent::Kind::kCaptureError,
+           fmt::format("the probe set is empty ({}): no layer can be measured; pass a fixed set "
+                       "of examples (e.g. 500 held-out inputs) as probe_inputs",
+                       probe_inputs_.defined()
+                           ? fmt::format("shape [{}]", fmt::join(probe_inputs_.sizes(), ", "))
+                           : std::string("undefined tensor")));
+  }
+}
+
+Monitor::~Monitor() = default;
+
+void Monitor::report(MonitorEvent::Kind kind, const std::string& message,
+                     const std::string& layer) {
+  fmt::print(stderr, "layerwatch: {}\n", message);
+  MonitorEvent event;
+  event.kind = kind;
+  event.step = steps_;
+  event.epoch = epochs_;
+  event.layer = layer;
+  event.message = message;
+  analyzer_->add_event(std::move(event));
+}
+
+CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions options) {
+  if (options.prefix().empty()) {
+    for (const auto& item : model_->named_modules()) {
+      if (item.value().get() == sequential.ptr().get()) {
+        options.prefix(item.key());
+        break;
+      }
+    }
+  }
+  return layerwatch::watch(sequential, options);
+}
+
+CaptureHandle Monitor::capture_handle(const std::string& name) {
+  auto disabled = disabled_;
+  return CaptureHandle({name}, [disabled, name] { disabled->insert(name); });
+}
+
+void Monitor::step() {
+  ++steps_;
+  const bool start = steps_ == 1 && options_.probe_at_start();
+  const int64_t every = options_.probe_every_n_steps();
+  if (start || (every > 0 && steps_ % every == 0)) probe();
+}
+
+void Monitor::end_epoch() {
+  ++epochs_;
+  if (options_.probe_each_epoch()) probe();
+  analyzer_->end_epoch(epochs_, steps_);
+}
+
+void Monitor::probe() {
+  if (!probing_ || finished_) return;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t total = probe_inputs_.size(0);
+  detail::ProbeLayout layout;
+  layout.total_examples = total;
+  layout.sample_cap = options_.sample_cap();
+  layout.conv_layout = options_.conv_layout();
+  layout.seed = options_.seed();
+  layout.byte_limit = options_.memory_budget();
+  detail::ProbeCapture capture(layout, *disabled_);
+  try {
+    ModeGuard modes(model_);
+    model_->eval();
+    torch::NoGradGuard no_grad;
+    detail::ReceiverScope scope(&capture);
+    for (int64_t offset = 0; offset < total; offset += options_.probe_batch_size()) {
+      const int64_t size = std::min(options_.probe_batch_size(), total - offset);
+      capture.begin_chunk(offset, size);
+      forward_(probe_inputs_.narrow(0, offset, size));
+    }
+  } catch (const std::exception& e) {
+    ++capture_errors_;
+    report(MonitorEvent::Kind::kCaptureError,
+           fmt::format("probe pass at step {} failed and was skipped: {}", steps_, error_text(e)));
+    probe_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return;
+  }
+  auto result = capture.take(steps_, epochs_, probe_passes_, options_.store_float16());
+  ++probe_passes_;
+  for (auto& [layer, message] : result.errors) {
+    ++capture_errors_;
+    ConvergenceRecord record;
+    record.step = steps_;
+    record.epoch = epochs_;
+    record.probe_index = probe_passes_ - 1;
+    record.layer = layer;
+    record.reference = options_.reference();
+    record.metric = options_.metric();
+    record.status = Status::kError;
+    record.message = message;
+    analyzer_->add_record(std::move(record));
+  }
+  if (result.snapshots.empty() && result.errors.empty() && probe_passes_ == 1) {
+    report(MonitorEvent::Kind::kCaptureError,
+           "the probe pass captured no layer: watch a Sequential, register Tap modules or call "
+           "layerwatch::tap() in forward");
+  }
+  for (auto& snapshot : result.snapshots) analyzer_->add_snapshot(std::move(snapshot));
+  probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Monitor::flush() { analyzer_->flush(); }
+
+void Monitor::finish() {
+  if (finished_) return;
+  analyzer_->finish();
+  finished_ = true;
+}
+
+MonitorStats Monitor::stats() const {
+  MonitorStats s;
+  s.steps = steps_;
+  s.epochs = epochs_;
+  s.probe_passes = probe_passes_;
+  s.probe_seconds = probe_seconds_;
+  s.capture_errors = capture_errors_;
+  s.analyzer = analyzer_->stats();
+  return s;
+}
+
+}  // namespace layerwatch
