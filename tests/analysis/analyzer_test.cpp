@@ -1,0 +1,284 @@
+// Analyzer: values equal direct similarity-core calls, reference policies, queue policies,
+// ordering with epoch marks, errors as records, failing sinks, shutdown.
+
+#include "layerwatch/analysis/analyzer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "analysis/recording_sink.h"
+#include "layerwatch/similarity/similarity.h"
+#include "test_util.h"
+
+namespace layerwatch {
+namespace {
+
+using testing::RecordingSink;
+
+// These tests queue snapshots far faster than any training loop would; "queue all" keeps every
+// comparison so that the expected records are exact (skipping has its own tests).
+AnalyzerOptions queue_all() {
+  return AnalyzerOptions().queue_policy(QueuePolicy::kDropNewest).final_pass(false);
+}
+
+// A layer "learning": snapshots drift from a random start toward a fixed end point.
+Snapshot snapshot_at(const std::string& layer, int64_t probe, uint64_t seed = 1) {
+  const Eigen::MatrixXd start = layerwatch::testing::gaussian(400, 12, seed);
+  const Eigen::MatrixXd end = layerwatch::testing::related(start, 12, 0.5, seed + 7);
+  const double t = std::min(1.0, probe / 5.0);
+  Snapshot s;
+  s.layer = layer;
+  s.probe_index = probe;
+  s.step = probe * 100;
+  s.epoch = probe;
+  s.values = ((1 - t) * start + t * end +
+              0.05 * layerwatch::testing::gaussian(400, 12, seed + 100 + probe))
+                 .cast<float>();
+  return s;
+}
+
+TEST(Analyzer, PreviousReferenceValuesEqualDirectSimilarityCalls) {
+  auto sink = std::make_shared<RecordingSink>();
+  std::vector<Snapshot> kept;
+  {
+    Analyzer analyzer(queue_all(), {sink});
+    for (int64_t p = 0; p < 4; ++p) {
+      for (const auto* layer : {"conv1", "fc"}) {
+        auto s = snapshot_at(layer, p, layer[0] == 'c' ? 1 : 2);
+        kept.push_back(s);
+        analyzer.add_snapshot(std::move(s));
+      }
+    }
+    analyzer.finish();
+  }
+  const auto records = sink->with_reference(Reference::kPrevious);
+  ASSERT_EQ(records.size(), 6u);  // 3 comparisons per layer (the first snapshot has none)
+  for (const auto& r : records) {
+    const auto find = [&](int64_t probe) {
+      for (const auto& s : kept) {
+        if (s.layer == r.layer && s.probe_index == probe) return s.values;
+      }
+      return Eigen::MatrixXf();
+    };
+    const auto direct = similarity::svcca(find(r.probe_index - 1), find(r.probe_index));
+    EXPECT_EQ(r.status, Status::kOk) << r.message;
+    EXPECT_NEAR(r.value, direct.value, 1e-12) << r.layer << " @" << r.probe_index;
+    EXPECT_EQ(r.kept_dims, (std::vector<int64_t>{direct.kept_x, direct.kept_y}));
+    EXPECT_EQ(r.reference_step, (r.probe_index - 1) * 100);
+    EXPECT_GE(r.compute_ms, 0.0);
+  }
+  EXPECT_EQ(sink->closed, 1);
+}
+
+TEST(Analyzer, ReferenceLagAndFirstReferenceChooseTheRightSnapshots) {
+  auto lagged = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(queue_all().reference_lag(2), {lagged});
+    for (int64_t p = 0; p < 5; ++p) analyzer.add_snapshot(snapshot_at("a", p));
+    analyzer.finish();
+  }
+  ASSERT_EQ(lagged->records.size(), 3u);
+  for (const auto& r : lagged->records) EXPECT_EQ(r.reference_step, r.step - 200);
+
+  auto first = std::make_shared<RecordingSink>();
+  std::vector<Snapshot> kept;
+  {
+    // A tiny history forces evictions: the pinned first snapshot must stay.
+    Analyzer analyzer(
+        queue_all().reference(Reference::kFirst).store(SnapshotStoreOptions().capacity(2)),
+        {first});
+    for (int64_t p = 0; p < 6; ++p) {
+      kept.push_back(snapshot_at("a", p));
+      analyzer.add_snapshot(kept.back());
+    }
+    analyzer.finish();
+  }
+  ASSERT_EQ(first->records.size(), 5u);
+  for (const auto& r : first->records) {
+    EXPECT_EQ(r.reference, Reference::kFirst);
+    EXPECT_EQ(r.reference_step, 0);
+    const auto direct = similarity::svcca(kept[0].values, kept[r.probe_index].values);
+    EXPECT_NEAR(r.value, direct.value, 1e-12);
+  }
+}
+
+TEST(Analyzer, FinalPassComparesEveryStoredSnapshotWithTheLast) {
+  auto sink = std::make_shared<RecordingSink>();
+  std::vector<Snapshot> kept;
+  {
+    Analyzer analyzer(AnalyzerOptions().metric(similarity::Metric::kCka), {sink});
+    for (int64_t p = 0; p < 6; ++p) {
+      kept.push_back(snapshot_at("a", p));
+      analyzer.add_snapshot(kept.back());
+    }
+    analyzer.finish();
+    analyzer.finish();  // idempotent
+  }
+  const auto final = sink->with_reference(Reference::kFinal);
+  ASSERT_EQ(final.size(), 5u);
+  double previous = -1;
+  for (const auto& r : final) {
+    EXPECT_EQ(r.reference_step, 500);
+    const auto direct = similarity::linear_cka(kept[r.probe_index].values, kept[5].values);
+    EXPECT_NEAR(r.value, direct.value, 1e-12);
+    // The snapshots drift toward the last one, so similarity to it rises.
+    EXPECT_GT(r.value, previous);
+    previous = r.value;
+  }
+  EXPECT_EQ(sink->closed, 1);
+}
+
+TEST(Analyzer, EpochMarksComeAfterEveryRecordQueuedBeforeThem) {
+  auto sink = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(queue_all().threads(3), {sink});
+    for (int64_t p = 0; p < 4; ++p) {
+      for (const auto* layer : {"a", "b", "c", "d"}) analyzer.add_snapshot(snapshot_at(layer, p));
+      analyzer.end_epoch(p + 1, p * 100);
+    }
+    analyzer.finish();
+  }
+  // Between consecutive epoch marks: exactly the 4 records of that probe pass.
+  std::vector<int> per_epoch;
+  int count = 0;
+  for (const auto& entry : sink->log) {
+    if (entry.rfind("epoch:", 0) == 0) {
+      per_epoch.push_back(count);
+      count = 0;
+    } else {
+      ++count;
+    }
+  }
+  EXPECT_EQ(per_epoch, (std::vector<int>{0, 4, 4, 4}));
+}
+
+TEST(Analyzer, SkipsAreCountedWhenAnalysisFallsBehind) {
+  auto sink = std::make_shared<RecordingSink>();
+  sink->delay = std::chrono::milliseconds(40);  // slows the analyzer thread down
+  AnalyzerStats stats;
+  {
+    Analyzer analyzer(AnalyzerOptions().final_pass(false), {sink});
+    for (int64_t p = 0; p < 12; ++p) analyzer.add_snapshot(snapshot_at("a", p));
+    analyzer.end_epoch(1, 1200);
+    analyzer.flush();
+    stats = analyzer.stats();
+  }
+  EXPECT_GT(stats.skipped, 0);
+  EXPECT_EQ(stats.records + stats.skipped, 11);
+  bool logged = false;
+  for (const auto& e : sink->events) {
+    if (e.kind == MonitorEvent::Kind::kJobsSkipped) {
+      logged = true;
+      EXPECT_EQ(e.count, stats.skipped);
+    }
+  }
+  EXPECT_TRUE(logged);
+  // Skip-to-newest: the newest snapshot is always analysed.
+  EXPECT_EQ(sink->records.back().probe_index, 11);
+}
+
+TEST(Analyzer, DropNewestPolicyKeepsTheQueuedJobsAndDropsBeyondCapacity) {
+  auto sink = std::make_shared<RecordingSink>();
+  sink->delay = std::chrono::milliseconds(40);
+  AnalyzerStats stats;
+  {
+    Analyzer analyzer(AnalyzerOptions()
+                          .final_pass(false)
+                          .queue_policy(QueuePolicy::kDropNewest)
+                          .queue_capacity(2),
+                      {sink});
+    for (int64_t p = 0; p < 10; ++p) analyzer.add_snapshot(snapshot_at("a", p));
+    analyzer.flush();
+    stats = analyzer.stats();
+  }
+  EXPECT_GT(stats.skipped, 0);
+  EXPECT_EQ(stats.records + stats.skipped, 9);
+  EXPECT_EQ(sink->records.front().probe_index, 1);
+}
+
+TEST(Analyzer, NonFiniteSnapshotsGiveAStatusNotACrash) {
+  auto sink = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(queue_all(), {sink});
+    analyzer.add_snapshot(snapshot_at("a", 0));
+    auto bad = snapshot_at("a", 1);
+    bad.values(5, 3) = std::nanf("");
+    analyzer.add_snapshot(std::move(bad));
+    analyzer.add_snapshot(snapshot_at("a", 2));
+    analyzer.finish();
+  }
+  ASSERT_EQ(sink->records.size(), 2u);
+  EXPECT_EQ(sink->records[0].status, Status::kNonFinite);
+  EXPECT_TRUE(std::isnan(sink->records[0].value));
+  EXPECT_FALSE(sink->records[0].message.empty());
+  EXPECT_EQ(sink->records[1].status, Status::kNonFinite);  // compared with the NaN snapshot
+}
+
+TEST(Analyzer, MismatchedSampleCountsBecomeAnErrorRecord) {
+  auto sink = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(AnalyzerOptions().final_pass(false), {sink});
+    analyzer.add_snapshot(snapshot_at("a", 0));
+    auto other = snapshot_at("a", 1);
+    other.values = other.values.topRows(100).eval();
+    analyzer.add_snapshot(std::move(other));
+    analyzer.finish();
+  }
+  ASSERT_EQ(sink->records.size(), 1u);
+  EXPECT_EQ(sink->records[0].status, Status::kError);
+  EXPECT_NE(sink->records[0].message.find("400"), std::string::npos) << sink->records[0].message;
+}
+
+TEST(Analyzer, AFailingSinkIsCountedAndTheOthersKeepWorking) {
+  auto broken = std::make_shared<RecordingSink>();
+  broken->throw_on_write = true;
+  auto good = std::make_shared<RecordingSink>();
+  AnalyzerStats stats;
+  {
+    Analyzer analyzer(queue_all(), {broken, good});
+    for (int64_t p = 0; p < 4; ++p) analyzer.add_snapshot(snapshot_at("a", p));
+    analyzer.flush();
+    stats = analyzer.stats();
+  }
+  EXPECT_EQ(good->records.size(), 3u);
+  EXPECT_EQ(stats.sink_errors, 3);
+}
+
+TEST(Analyzer, RefusedSnapshotsBecomeRecordsAndEvents) {
+  auto sink = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(
+        AnalyzerOptions().final_pass(false).store(SnapshotStoreOptions().memory_budget(1000)),
+        {sink});
+    analyzer.add_snapshot(snapshot_at("big", 0));
+    analyzer.finish();
+  }
+  ASSERT_EQ(sink->records.size(), 1u);
+  EXPECT_EQ(sink->records[0].status, Status::kTooLarge);
+  ASSERT_FALSE(sink->events.empty());
+  EXPECT_EQ(sink->events[0].kind, MonitorEvent::Kind::kSnapshotRefused);
+}
+
+TEST(Analyzer, DestructionWithPendingJobsStopsCleanly) {
+  auto sink = std::make_shared<RecordingSink>();
+  sink->delay = std::chrono::milliseconds(30);
+  {
+    Analyzer analyzer(AnalyzerOptions().threads(2).queue_policy(QueuePolicy::kDropNewest), {sink});
+    for (int64_t p = 0; p < 40; ++p) {
+      analyzer.add_snapshot(snapshot_at("l" + std::to_string(p % 8), p / 8));
+    }
+    // No finish(): the destructor must not wait for all 32 jobs.
+  }
+  EXPECT_LT(sink->records.size(), 32u);  // waiting jobs were discarded, not run
+  EXPECT_EQ(sink->closed, 1);
+}
+
+TEST(Analyzer, RejectsOutOfRangeOptions) {
+  EXPECT_THROW(Analyzer(AnalyzerOptions().threads(0), {}), std::invalid_argument);
+  EXPECT_THROW(Analyzer(AnalyzerOptions().reference_lag(0), {}), std::invalid_argument);
+  EXPECT_THROW(Analyzer(AnalyzerOptions().reference(Reference::kFinal), {}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace layerwatch

@@ -1,0 +1,139 @@
+// Console and JSONL sinks: what they write, and how they fail.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "layerwatch/sinks/console_sink.h"
+#include "layerwatch/sinks/jsonl_sink.h"
+#include "layerwatch/sinks/record_json.h"
+
+namespace layerwatch {
+namespace {
+
+ConvergenceRecord record(const std::string& layer, int64_t epoch, double value) {
+  ConvergenceRecord r;
+  r.layer = layer;
+  r.epoch = epoch;
+  r.step = epoch * 100;
+  r.probe_index = epoch;
+  r.reference_step = (epoch - 1) * 100;
+  r.reference_epoch = epoch - 1;
+  r.value = value;
+  r.kept_dims = {10, 11};
+  r.compute_ms = 1.25;
+  return r;
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(JsonlSink, WritesOneCompleteRecordPerLineWithTheSchemaKeys) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "jsonl_sink_test" / "nested";
+  std::filesystem::remove_all(dir);
+  auto sink = make_sink("jsonl", dir.string());
+  sink->open();
+  sink->write(record("conv1", 1, 0.93));
+  auto bad = record("fc", 1, std::nan(""));
+  bad.status = Status::kNonFinite;
+  bad.message = "2 NaN values";
+  sink->write(bad);
+  MonitorEvent event;
+  event.kind = MonitorEvent::Kind::kJobsSkipped;
+  event.count = 3;
+  event.message = "fell behind";
+  sink->write_event(event);
+  sink->end_epoch(1);  // flushed here: readable before close
+  const auto lines = lines_of((dir / "convergence.jsonl").string());
+  ASSERT_EQ(lines.size(), 2u);
+  const auto first = nlohmann::json::parse(lines[0]);
+  for (const auto* key : {"schema_version", "step", "epoch", "layer", "reference", "metric",
+                          "value", "status", "kept_dims", "compute_ms"}) {
+    EXPECT_TRUE(first.contains(key)) << key;
+  }
+  EXPECT_EQ(first["schema_version"], 1);
+  EXPECT_EQ(first["reference"], "previous");
+  EXPECT_EQ(first["metric"], "svcca");
+  const auto second = nlohmann::json::parse(lines[1]);
+  EXPECT_TRUE(second["value"].is_null());
+  EXPECT_EQ(second["status"], "non_finite");
+  const auto back = record_from_json(first);
+  EXPECT_EQ(back.layer, "conv1");
+  EXPECT_DOUBLE_EQ(back.value, 0.93);
+  EXPECT_EQ(back.kept_dims, (std::vector<int64_t>{10, 11}));
+  const auto events = lines_of((dir / "events.jsonl").string());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(events[0])["event"], "jobs_skipped");
+  sink->close();
+}
+
+TEST(JsonlSink, UnwritableDirectoryGivesAClearMessage) {
+  // A path below a regular file cannot be created, whoever runs the test.
+  const auto file = std::filesystem::path(::testing::TempDir()) / "jsonl_blocker";
+  std::ofstream(file) << "x";
+  JsonlSink sink((file / "logs" / "convergence.jsonl").string());
+  try {
+    sink.open();
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("jsonl_blocker"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("log_dir"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RecordJson, MalformedRecordsNameTheKey) {
+  auto o = to_json(record("a", 1, 0.5));
+  o.erase("layer");
+  try {
+    record_from_json(o);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("layer"), std::string::npos);
+  }
+}
+
+TEST(ConsoleSink, PrintsOneLinePerLayerWithTheTrend) {
+  std::FILE* out = std::tmpfile();
+  ConsoleSink sink(out);
+  sink.write(record("conv1", 1, 0.90));
+  sink.write(record("fc", 1, 0.80));
+  sink.end_epoch(1);
+  sink.write(record("conv1", 2, 0.95));
+  sink.write(record("fc", 2, 0.79));
+  sink.end_epoch(2);
+  auto final = record("conv1", 1, 0.7);
+  final.reference = Reference::kFinal;
+  sink.write(final);
+  sink.close();
+  std::rewind(out);
+  std::string text;
+  char buffer[4096];
+  while (const size_t n = std::fread(buffer, 1, sizeof buffer, out)) text.append(buffer, n);
+  std::fclose(out);
+  EXPECT_NE(text.find("epoch 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("▲ +0.0500"), std::string::npos) << text;
+  EXPECT_NE(text.find("▼ -0.0100"), std::string::npos) << text;
+  EXPECT_NE(text.find("dims 10/11"), std::string::npos) << text;
+  EXPECT_NE(text.find("learning dynamics"), std::string::npos) << text;
+  EXPECT_NE(text.find("0.700"), std::string::npos) << text;
+}
+
+TEST(MakeSink, UnknownSpecsListTheAllowedForms) {
+  try {
+    make_sink("kafka:topic", "logs");
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("jsonl:PATH"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace layerwatch
