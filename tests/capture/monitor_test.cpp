@@ -1,0 +1,270 @@
+// Monitor: the probe pass (modes, BatchNorm statistics, chunking, layouts), the path from
+// capture points to records, and bad inputs that must never stop training.
+
+#include "layerwatch/monitor.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "analysis/recording_sink.h"
+#include "layerwatch/similarity/similarity.h"
+
+namespace layerwatch {
+namespace {
+
+using testing::RecordingSink;
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / ("monitor_test_" + name);
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+
+MonitorOptions quiet(const std::string& name) {
+  return MonitorOptions().log_dir(temp_dir(name)).sinks({"jsonl"}).probe_at_start(false);
+}
+
+torch::nn::Sequential small_cnn() {
+  return torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
+                               torch::nn::BatchNorm2d(4), torch::nn::ReLU(),
+                               torch::nn::Dropout(0.5), torch::nn::Flatten(),
+                               torch::nn::Linear(4 * 6 * 6, 5));
+}
+
+TEST(Monitor, ProbePassRestoresEveryModeAndLeavesBatchNormStatisticsUnchanged) {
+  torch::manual_seed(0);
+  auto model = small_cnn();
+  // Warm the BN statistics up so that an update would be visible.
+  for (int i = 0; i < 3; ++i) model->forward(torch::randn({8, 1, 6, 6}));
+  model->train();
+  model[3]->eval();  // a module the user keeps in eval mode must stay so
+  auto* bn = model[1]->as<torch::nn::BatchNorm2d>();
+  const auto mean = bn->running_mean.clone(), var = bn->running_var.clone();
+  const auto batches = bn->num_batches_tracked.item<int64_t>();
+
+  Monitor monitor(model, torch::randn({20, 1, 6, 6}), quiet("modes"));
+  monitor.watch(model);
+  monitor.probe();
+  monitor.flush();
+
+  EXPECT_TRUE(torch::equal(bn->running_mean, mean));
+  EXPECT_TRUE(torch::equal(bn->running_var, var));
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), batches);
+  EXPECT_TRUE(model->is_training());
+  EXPECT_FALSE(model->children()[3]->is_training());
+  EXPECT_TRUE(model->children()[1]->is_training());
+  EXPECT_EQ(monitor.stats().probe_passes, 1);
+  EXPECT_EQ(monitor.analyzer().store().layers().size(), 6u);
+}
+
+TEST(Monitor, SnapshotsHoldTheLayerOutputsInTheDocumentedLayout) {
+  torch::manual_seed(1);
+  auto model = small_cnn();
+  model->eval();
+  const auto probe = torch::randn({10, 1, 6, 6});
+  const auto conv = model->children()[0]->as<torch::nn::Conv2dImpl>()->forward(probe);
+  const auto logits = model->forward(probe);
+
+  Monitor monitor(model, probe, quiet("layout").probe_batch_size(3));
+  monitor.watch(model);
+  monitor.probe();
+  const auto& store = monitor.analyzer().store();
+  // conv: (N·H·W, C) with every position a sample (10·36 = 360 rows ≤ the cap).
+  const auto conv_snapshot = store.latest("0");
+  ASSERT_NE(conv_snapshot, nullptr);
+  const auto expected = conv.detach().permute({0, 2, 3, 1}).reshape({360, 4}).contiguous();
+  ASSERT_EQ(conv_snapshot->samples(), 360);
+  ASSERT_EQ(conv_snapshot->features(), 4);
+  for (int64_t r = 0; r < 360; r += 37) {
+    for (int64_t c = 0; c < 4; ++c) {
+      EXPECT_NEAR(conv_snapshot->values(r, c), expected[r][c].item<float>(), 1e-5);
+    }
+  }
+  // linear: (N, features)
+  const auto fc = store.latest("5");
+  ASSERT_EQ(fc->samples(), 10);
+  for (int64_t r = 0; r < 10; ++r) {
+    for (int64_t c = 0; c < 5; ++c) EXPECT_NEAR(fc->values(r, c), logits[r][c].item<float>(), 1e-5);
+  }
+}
+
+TEST(Monitor, SampleCapIsDeterministicAndIndependentOfChunking) {
+  torch::manual_seed(2);
+  auto model = small_cnn();
+  const auto probe = torch::randn({30, 1, 6, 6});
+  std::vector<Eigen::MatrixXf> snapshots;
+  for (const int64_t chunk : {4, 7, 30}) {
+    Monitor monitor(model, probe, quiet("cap").probe_batch_size(chunk).sample_cap(100));
+    auto handle = monitor.watch(model);
+    monitor.probe();
+    snapshots.push_back(monitor.analyzer().store().latest("0")->values);
+    handle.remove();
+  }
+  ASSERT_EQ(snapshots[0].rows(), 100);
+  EXPECT_EQ(snapshots[0], snapshots[1]);
+  EXPECT_EQ(snapshots[0], snapshots[2]);
+}
+
+struct MlpImpl : torch::nn::Module {
+  MlpImpl()
+      : body(register_module("body",
+                             torch::nn::Sequential(torch::nn::Linear(8, 32), torch::nn::ReLU(),
+                                                   torch::nn::Linear(32, 16), torch::nn::ReLU()))),
+        head(register_module("head", torch::nn::Linear(16, 3))) {}
+  torch::Tensor forward(torch::Tensor x) { return head(tap("penultimate", body->forward(x))); }
+  torch::nn::Sequential body;
+  torch::nn::Linear head;
+};
+TORCH_MODULE(Mlp);
+
+TEST(Monitor, TrainingLoopProducesRecordsThatEqualDirectCalls) {
+  torch::manual_seed(3);
+  Mlp model;
+  const auto x = torch::randn({600, 8});
+  const auto y = (x.narrow(1, 0, 3).argmax(1));
+  auto recorder = std::make_shared<RecordingSink>();
+  const auto dir = temp_dir("loop");
+  Monitor monitor(
+      model, x.narrow(0, 0, 300),
+      MonitorOptions().log_dir(dir).sinks({"jsonl"}).queue_policy(QueuePolicy::kDropNewest),
+      {recorder});
+  monitor.watch(model->body);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  for (int epoch = 0; epoch < 4; ++epoch) {
+    for (int64_t b = 0; b < 600; b += 60) {
+      optimizer.zero_grad();
+      torch::cross_entropy_loss(model->forward(x.narrow(0, b, 60)), y.narrow(0, b, 60)).backward();
+      optimizer.step();
+      monitor.step();
+    }
+    monitor.end_epoch();
+  }
+  monitor.flush();
+  // Online records: every layer, every epoch (the start probe is the first reference).
+  const auto online = recorder->with_reference(Reference::kPrevious);
+  EXPECT_EQ(online.size(), 4u * 5u);  // body.0..body.3 and penultimate, 4 epochs
+  const auto& store = monitor.analyzer().store();
+  for (const auto& r : online) {
+    const auto current = store.find(r.layer, r.probe_index);
+    const auto reference = store.find(r.layer, r.probe_index - 1);
+    ASSERT_TRUE(current && reference) << r.layer;
+    const auto direct = similarity::svcca(reference->values, current->values);
+    EXPECT_NEAR(r.value, direct.value, 1e-12) << r.layer << " epoch " << r.epoch;
+  }
+  monitor.finish();
+  EXPECT_EQ(recorder->with_reference(Reference::kFinal).size(), 4u * 5u);
+  // The JSONL file holds the same records, one complete JSON object per line.
+  std::ifstream in(dir + "/convergence.jsonl");
+  size_t lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    const auto o = nlohmann::json::parse(line);
+    EXPECT_EQ(o["schema_version"], 1);
+  }
+  EXPECT_EQ(lines, recorder->records.size());
+}
+
+TEST(Monitor, NanActivationsGiveANonFiniteStatusAndTrainingGoesOn) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 4), torch::nn::Functional([](torch::Tensor x) {
+                                return x * std::numeric_limits<float>::quiet_NaN();
+                              }));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({50, 4}), quiet("nan").queue_policy(QueuePolicy::kDropNewest),
+                  {recorder});
+  monitor.watch(model);
+  monitor.probe();
+  monitor.probe();
+  monitor.finish();
+  bool non_finite = false;
+  for (const auto& r : recorder->records) {
+    if (r.layer == "1") {
+      EXPECT_EQ(r.status, Status::kNonFinite);
+      non_finite = true;
+    }
+  }
+  EXPECT_TRUE(non_finite);
+}
+
+TEST(Monitor, NonFloatOutputsBecomeErrorRecordsNamingTheLayer) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3),
+                              torch::nn::Functional([](torch::Tensor x) { return x.argmax(1); }));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({20, 4}), quiet("dtype"), {recorder});
+  monitor.watch(model);
+  monitor.probe();
+  monitor.flush();
+  ASSERT_EQ(recorder->records.size(), 1u);
+  EXPECT_EQ(recorder->records[0].layer, "1");
+  EXPECT_EQ(recorder->records[0].status, Status::kError);
+  EXPECT_NE(recorder->records[0].message.find("Long"), std::string::npos)
+      << recorder->records[0].message;
+  EXPECT_EQ(monitor.stats().capture_errors, 1);
+}
+
+TEST(Monitor, AnEmptyProbeSetIsReportedAndNeverProbes) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::empty({0, 4}), quiet("empty"), {recorder});
+  monitor.watch(model);
+  EXPECT_FALSE(monitor.probing());
+  for (int i = 0; i < 5; ++i) monitor.step();
+  monitor.end_epoch();
+  monitor.finish();
+  EXPECT_EQ(monitor.stats().probe_passes, 0);
+  ASSERT_FALSE(recorder->events.empty());
+  EXPECT_NE(recorder->events[0].message.find("probe set is empty"), std::string::npos);
+}
+
+TEST(Monitor, AFailingProbeForwardIsReportedAndTrainingGoesOn) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  auto recorder = std::make_shared<RecordingSink>();
+  // Probe inputs of the wrong width: the forward throws inside the probe pass.
+  Monitor monitor(model, torch::randn({10, 7}), quiet("throws"), {recorder});
+  monitor.watch(model);
+  model->train();
+  EXPECT_NO_THROW(monitor.end_epoch());
+  monitor.flush();
+  EXPECT_TRUE(model->is_training());  // modes restored after the exception
+  ASSERT_FALSE(recorder->events.empty());
+  EXPECT_NE(recorder->events[0].message.find("probe pass"), std::string::npos);
+  EXPECT_EQ(recorder->events[0].message.find("frame #"), std::string::npos);  // no backtrace
+}
+
+TEST(Monitor, UnwritableLogDirDisablesOnlyThatSink) {
+  const auto blocker = std::filesystem::path(::testing::TempDir()) / "monitor_test_blocker";
+  std::ofstream(blocker) << "x";
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({40, 4}),
+                  MonitorOptions().log_dir((blocker / "logs").string()).sinks({"jsonl"}),
+                  {recorder});
+  monitor.watch(model);
+  monitor.step();
+  monitor.end_epoch();
+  monitor.finish();
+  EXPECT_EQ(monitor.analyzer().sink_failures().size(), 1u);
+  EXPECT_FALSE(recorder->records.empty());  // nothing lost for the working sink
+}
+
+TEST(Monitor, InvalidOptionsAreRejectedAtConstruction) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  EXPECT_THROW(Monitor(model, torch::randn({10, 4}), MonitorOptions().threads(0)),
+               std::invalid_argument);
+}
+
+TEST(Monitor, CaptureHandleStopsExplicitTaps) {
+  Mlp model;
+  Monitor monitor(model, torch::randn({40, 8}), quiet("handle"));
+  auto handle = monitor.capture_handle("penultimate");
+  monitor.probe();
+  EXPECT_NE(monitor.analyzer().store().latest("penultimate"), nullptr);
+  handle.remove();
+  monitor.probe();
+  EXPECT_EQ(monitor.analyzer().store().latest("penultimate")->probe_index, 0);
+}
+
+}  // namespace
+}  // namespace layerwatch
