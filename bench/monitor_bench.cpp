@@ -3,9 +3,9 @@
 // 1. Step-time ratio: the same CNN training step with and without capture points installed
 //    (outside probe passes), interleaved in rounds so that drift in machine speed hits both
 //    alike; the ratio of the medians is reported (goal ≤ 1.01).
-// 2. Analysis time: one probe pass of the CNN (500 probe images), then the time the analyzer
-//    takes to compare every layer's snapshot with its previous one (SVCCA, one thread), per
-//    layer and in total, next to the training step time for scale.
+// 2. Analysis time: two probe passes of the CNN (500 probe images) 10 training steps apart,
+//    then the time the analyzer takes to compare every layer's snapshot with its previous one
+//    (SVCCA, one thread), per layer and in total, next to the training step time for scale.
 //
 //   build/bin/monitor_bench [--rounds 30] [--steps 4] [--batch 64]
 
@@ -94,10 +94,17 @@ int main(int argc, char** argv) {
   };
   size_t points = 0;
   for (int r = 0; r < rounds; ++r) {
-    time_steps(plain);
+    // Alternate which variant runs first, so that neither always follows the other.
     auto handle = layerwatch::watch(model);
     points = handle.names().size();
-    time_steps(watched);
+    if (r % 2 == 0) handle.remove();
+    time_steps(r % 2 == 0 ? plain : watched);
+    if (r % 2 == 0) {
+      handle = layerwatch::watch(model);
+    } else {
+      handle.remove();
+    }
+    time_steps(r % 2 == 0 ? watched : plain);
     handle.remove();
   }
   const double plain_ms = median(plain), watched_ms = median(watched);
@@ -114,7 +121,7 @@ int main(int argc, char** argv) {
                               {timing});
   monitor.watch(model);
   monitor.probe();
-  train_step();
+  for (int i = 0; i < 10; ++i) train_step();  // move the weights so values are not all 1
   const auto probe_start = Clock::now();
   monitor.probe();
   const double probe_ms =

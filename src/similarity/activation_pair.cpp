@@ -239,6 +239,19 @@ CcaResult ActivationPair::svcca(const SvccaOptions& options) {
   result.kept_x = kx;
   result.kept_y = ky;
   if (!check_cca_samples(result, kx, ky)) return result;
+  if (sx.wide() || sy.wide()) {
+    // More features than samples on a side: correlate orthonormal bases of the reduced data
+    // directly (n·k products) instead of forming p×q cross-covariances.
+    const Eigen::MatrixXd m = linalg::transpose_times(sx.left_basis(kx), sy.left_basis(ky));
+    Eigen::VectorXd rho;
+    if (!linalg::singular_values(m, rho)) {
+      result.status = Status::kError;
+      append_message(result, "SVD did not converge");
+      return result;
+    }
+    finish_correlations(result, std::move(rho));
+    return result;
+  }
   const auto wx = detail::whiten_eigen(sx, kx);
   const auto wy = detail::whiten_eigen(sy, ky);
   const auto& cross = cache_->cross.get();

@@ -26,6 +26,10 @@ struct ActivationState {
   double squared_norm = 0;  // ‖centred‖²_F, accumulated in float64
 
   int64_t kept() const { return features - static_cast<int64_t>(dropped_constant.size()); }
+  /// More kept features than samples: the spectrum comes from the n×n Gram matrix XXᵀ instead
+  /// of the p×p covariance (same nonzero eigenvalues, far cheaper when p ≫ n), and
+  /// `eigenvectors()` stays empty (only `left_basis` is available).
+  bool wide() const { return kept() > samples; }
 
   /// XᵀX of the centred data, float64.
   const Eigen::MatrixXd& covariance();
@@ -34,6 +38,9 @@ struct ActivationState {
   const Eigen::MatrixXd& eigenvectors();
   bool eigen_ready() const { return eigen_done_; }
   bool eigen_ok();
+  /// n×k orthonormal basis of the scores of the top-k principal directions (X V_k Λ_k^{-1/2},
+  /// or the Gram eigenvectors U_k when wide). k must not exceed the numerical rank.
+  Eigen::MatrixXd left_basis(int64_t k);
   /// ‖xᵢ‖² of every centred row.
   Eigen::VectorXd row_squared_norms() const;
   /// Centred data as float64 (a copy when stored as float32).
@@ -46,6 +53,7 @@ struct ActivationState {
   Eigen::MatrixXd covariance_;
   Eigen::VectorXd eigenvalues_;
   Eigen::MatrixXd eigenvectors_;
+  Eigen::MatrixXd left_vectors_;  // wide only: eigenvectors of XXᵀ, descending
   bool eigen_ok_ = false;
   bool eigen_done_ = false;
 };

@@ -22,12 +22,29 @@ const Eigen::MatrixXd& ActivationState::covariance() {
 void ActivationState::compute_eigen() {
   Eigen::VectorXd ascending;
   Eigen::MatrixXd vectors;
-  eigen_ok_ = linalg::symmetric_eigen(covariance(), ascending, vectors);
-  if (eigen_ok_) {
-    eigenvalues_ = ascending.reverse().cwiseMax(0.0);
-    eigenvectors_ = vectors.rowwise().reverse();
+  if (wide()) {
+    const Eigen::MatrixXd gram = precision == Precision::kFloat32
+                                     ? linalg::gram_of_rows(centred32).cast<double>().eval()
+                                     : linalg::gram_of_rows(centred64);
+    eigen_ok_ = linalg::symmetric_eigen(gram, ascending, vectors);
+    if (eigen_ok_) left_vectors_ = vectors.rowwise().reverse();
+  } else {
+    eigen_ok_ = linalg::symmetric_eigen(covariance(), ascending, vectors);
+    if (eigen_ok_) eigenvectors_ = vectors.rowwise().reverse();
   }
+  if (eigen_ok_) eigenvalues_ = ascending.reverse().cwiseMax(0.0);
   eigen_done_ = true;
+}
+
+Eigen::MatrixXd ActivationState::left_basis(int64_t k) {
+  eigen_ok();
+  if (wide()) return left_vectors_.leftCols(k);
+  const Eigen::VectorXd inverse_scale = eigenvalues_.head(k).cwiseSqrt().cwiseInverse();
+  if (precision == Precision::kFloat32) {
+    const Eigen::MatrixXf v = eigenvectors_.leftCols(k).cast<float>();
+    return (centred32 * v).cast<double>() * inverse_scale.asDiagonal();
+  }
+  return linalg::times(centred64, eigenvectors_.leftCols(k)) * inverse_scale.asDiagonal();
 }
 
 const Eigen::VectorXd& ActivationState::eigenvalues() {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <Eigen/SVD>
 #include <cmath>
 
 #include "layerwatch/similarity/similarity.h"
@@ -150,6 +151,49 @@ TEST(PropertiesCoefficients, CanonicalVariatesHaveTheReportedCorrelations) {
     EXPECT_NEAR(corr, r.rho(i), 1e-9);
     EXPECT_NEAR(u.col(i).norm(), 1.0, 1e-9);  // unit-norm variates
   }
+}
+
+}  // namespace
+}  // namespace layerwatch::similarity
+
+namespace layerwatch::similarity {
+namespace {
+
+// Independent SVCCA: Eigen's SVD of each centred side, keep the fewest directions holding 99 %
+// of the singular-value mass, then the singular values of the product of the two left bases.
+double svcca_by_explicit_svd(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
+  const auto basis = [](const Eigen::MatrixXd& a) {
+    const Eigen::MatrixXd c = a.rowwise() - a.colwise().mean();
+    Eigen::BDCSVD<Eigen::MatrixXd> svd(c, Eigen::ComputeThinU);
+    const Eigen::VectorXd s = svd.singularValues();
+    const double total = s.sum();
+    Eigen::Index k = 0;
+    double mass = 0;
+    while (k < s.size() && mass < 0.99 * total) mass += s(k++);
+    return Eigen::MatrixXd(svd.matrixU().leftCols(k));
+  };
+  const Eigen::MatrixXd m = basis(x).transpose() * basis(y);
+  return Eigen::BDCSVD<Eigen::MatrixXd>(m).singularValues().mean();
+}
+
+TEST(PropertiesWide, SvccaWithMoreFeaturesThanSamplesMatchesAnExplicitSvd) {
+  // Low-rank wide data, so that the 99 % reduction leaves far fewer directions than samples.
+  const Eigen::MatrixXd latent = testing::gaussian(400, 30, 11);
+  const Eigen::MatrixXd wide =
+      latent * testing::gaussian(30, 900, 12) + 0.01 * testing::gaussian(400, 900, 13);
+  const Eigen::MatrixXd narrow = testing::related(latent, 60, 0.3, 14);
+  const Eigen::MatrixXd wide2 = testing::related(latent, 700, 0.05, 15);
+  for (const auto& [x, y] :
+       {std::pair{&wide, &narrow}, std::pair{&narrow, &wide}, std::pair{&wide, &wide2}}) {
+    const auto r = svcca(*x, *y);
+    ASSERT_TRUE(has_value(r.status)) << r.message;
+    EXPECT_NEAR(r.value, svcca_by_explicit_svd(*x, *y), 1e-9);
+    EXPECT_LT(r.kept_x, 400);
+  }
+  // float32 products take the same route.
+  const auto r32 = svcca(Eigen::MatrixXf(wide.cast<float>()), Eigen::MatrixXf(narrow.cast<float>()),
+                         SvccaOptions().precision(Precision::kFloat32));
+  EXPECT_NEAR(r32.value, svcca_by_explicit_svd(wide, narrow), 1e-4);
 }
 
 }  // namespace

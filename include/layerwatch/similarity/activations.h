@@ -54,7 +54,8 @@ class Activations {
   /// first use). Safe to call from several threads.
   void factorize() const;
 
-  /// Singular values of the centred matrix, descending (computes the factorization if needed).
+  /// Singular values of the centred matrix, descending: min(n, kept features) of them (computes
+  /// the factorization if needed).
   Eigen::VectorXd singular_values() const;
 
   /// Internal state, shared by copies.
