@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
              probe_size);
   double total = 0;
   for (const auto& r : timing->records) {
-    fmt::print("  {:<4} {:>6} x {:<4} {:>8.1f} ms  svcca {:.4f} ({})\n", r.layer,
+    fmt::print("  {:<4} {:>6} x {:<4} {:>8.1f} ms  svcca {:.6f} ({})\n", r.layer,
                monitor.analyzer().store().latest(r.layer)->samples(),
                monitor.analyzer().store().latest(r.layer)->features(), r.compute_ms, r.value,
                layerwatch::to_string(r.status));
