@@ -1,5 +1,9 @@
 #include "layerwatch/capture/capture.h"
 
+#include "layerwatch/freeze/freeze_controller.h"
+
+#include <torch/torch.h>
+
 #include <fmt/format.h>
 
 #include <c10/util/Exception.h>
@@ -88,7 +92,8 @@ class CapturePointImpl : public torch::nn::Cloneable<CapturePointImpl> {
       : inner_(std::move(inner)), name_(std::move(name)) {}
 
   torch::nn::AnyValue forward(torch::Tensor x) {
-    torch::nn::AnyValue out = inner_.any_forward(std::move(x));
+    torch::nn::AnyValue out =
+        frozen_ ? frozen_forward(std::move(x)) : inner_.any_forward(std::move(x));
     if (auto* receiver = detail::active_receiver()) {
       if (const auto* tensor = out.try_get<torch::Tensor>()) {
         receiver->capture(name_, *tensor);
@@ -105,10 +110,21 @@ class CapturePointImpl : public torch::nn::Cloneable<CapturePointImpl> {
   void reset() override { inner_ = inner_.clone(); }
 
   const torch::nn::AnyModule& inner() const { return inner_; }
+  const std::string& name() const { return name_; }
+  void set_frozen(bool frozen) { frozen_ = frozen; }
 
  private:
+  // A frozen layer: eval mode (BatchNorm statistics stay put, whatever train() did) and no
+  // autograd recording, so nothing before it needs a backward pass either.
+  torch::nn::AnyValue frozen_forward(torch::Tensor x) {
+    inner_.ptr()->eval();
+    torch::NoGradGuard no_grad;
+    return inner_.any_forward(std::move(x));
+  }
+
   torch::nn::AnyModule inner_;
   std::string name_;
+  bool frozen_ = false;
 };
 TORCH_MODULE(CapturePoint);
 
@@ -139,6 +155,23 @@ void instrument(torch::nn::SequentialImpl& seq, const std::string& prefix, bool 
 }
 
 }  // namespace
+
+namespace detail {
+bool set_capture_point_frozen(torch::nn::SequentialImpl& sequential, const std::string& name,
+                              bool frozen) {
+  for (auto it = sequential.begin(); it != sequential.end(); ++it) {
+    if (auto* point = it->ptr()->as<CapturePointImpl>()) {
+      if (point->name() == name) {
+        point->set_frozen(frozen);
+        return true;
+      }
+    } else if (auto nested = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(it->ptr())) {
+      if (set_capture_point_frozen(*nested, name, frozen)) return true;
+    }
+  }
+  return false;
+}
+}  // namespace detail
 
 CaptureHandle watch(torch::nn::Sequential& sequential, const WatchOptions& options) {
   std::vector<std::string> names;

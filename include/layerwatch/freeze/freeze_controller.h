@@ -1,0 +1,80 @@
+#pragma once
+/// @file
+/// `FreezeController`: applies a freeze decision to LibTorch objects so that a frozen layer
+/// really never moves again and really costs no backward pass.
+///
+/// `requires_grad_(false)` alone is not enough in libtorch: `zero_grad()` leaves defined zero
+/// gradients, so SGD with momentum or weight decay and Adam keep moving such a weight. Freezing
+/// a layer here therefore
+/// - turns `requires_grad` off and makes every gradient undefined,
+/// - removes the parameters from every param group of the optimizer and erases their optimizer
+///   state (momentum buffers, Adam moments),
+/// - keeps its BatchNorm modules in eval mode (running statistics stop), also after later
+///   `model->train()` calls, and
+/// - for capture points made by `watch()`, runs the layer under `NoGradGuard`, so autograd
+///   records nothing for it. When every layer up to a point is frozen (a frozen prefix), the
+///   whole backward pass of that prefix is skipped. Freezing a middle layer saves only its
+///   weight gradients, which is why the policies freeze bottom-up.
+///
+///   layerwatch::FreezeController controller(optimizer);
+///   controller.freeze("features.0", model->features[0].ptr(), &model->features);
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/optim/optimizer.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace layerwatch {
+
+/// What freezing touched.
+struct FreezeReport {
+  int64_t parameters = 0;               ///< Parameters frozen.
+  int64_t removed_from_optimizer = 0;   ///< Parameter entries removed from param groups.
+  int64_t optimizer_states_erased = 0;  ///< Optimizer states erased.
+  int64_t batchnorm_modules = 0;        ///< BatchNorm modules put in eval mode.
+  bool autograd_skipped = false;        ///< The layer now runs under NoGradGuard.
+};
+
+/// Freezes `parameters`: requires_grad off, gradients undefined, removed from `optimizer`'s
+/// param groups (if given) with their state erased.
+FreezeReport freeze_parameters(const std::vector<torch::Tensor>& parameters,
+                               torch::optim::Optimizer* optimizer);
+
+/// Applies and remembers freeze decisions. Used on the training thread only.
+class FreezeController {
+ public:
+  /// `optimizer` may be null (nothing to remove then); it must outlive the controller.
+  explicit FreezeController(torch::optim::Optimizer* optimizer = nullptr);
+
+  /// Freezes `module` (all its parameters and BatchNorm submodules) under `name`. If
+  /// `watched` is the Sequential that `watch()` instrumented and holds a capture point named
+  /// `name`, that layer also runs without autograd from now on. Freezing twice is a no-op.
+  FreezeReport freeze(const std::string& name, const std::shared_ptr<torch::nn::Module>& module,
+                      torch::nn::Sequential* watched = nullptr);
+
+  /// Puts frozen BatchNorm modules back in eval mode (after `model->train()`). Capture points
+  /// of frozen layers do this themselves on every call; call it for layers frozen by module.
+  void enforce_eval();
+
+  bool is_frozen(const std::string& name) const { return frozen_.count(name) > 0; }
+  /// Names of the frozen layers, in the order they were frozen.
+  const std::vector<std::string>& frozen() const { return order_; }
+
+ private:
+  torch::optim::Optimizer* optimizer_;
+  std::map<std::string, std::vector<std::shared_ptr<torch::nn::Module>>> frozen_;
+  std::vector<std::string> order_;
+};
+
+namespace detail {
+/// Sets the frozen mode of the capture point `name` inside an instrumented Sequential
+/// (recursively). Returns false if there is none of that name.
+bool set_capture_point_frozen(torch::nn::SequentialImpl& sequential, const std::string& name,
+                              bool frozen);
+}  // namespace detail
+
+}  // namespace layerwatch
