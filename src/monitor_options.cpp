@@ -85,6 +85,8 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"final_pass",
        [](const json& v, MonitorOptions& o) { o.final_pass(boolean(v, "final_pass")); }},
+      {"layer_matrix",
+       [](const json& v, MonitorOptions& o) { o.layer_matrix(boolean(v, "layer_matrix")); }},
       {"probe_every_n_steps",
        [](const json& v, MonitorOptions& o) {
          o.probe_every_n_steps(integer_in(v, "probe_every_n_steps", 0, int64_t{1} << 40));
@@ -219,6 +221,7 @@ AnalyzerOptions MonitorOptions::analyzer_options() const {
       .reference(reference_)
       .reference_lag(reference_lag_)
       .final_pass(final_pass_)
+      .layer_matrix(layer_matrix_)
       .threads(threads_)
       .queue_policy(queue_policy_)
       .queue_capacity(queue_capacity_)

@@ -58,6 +58,10 @@ struct MonitorOptions {
   LAYERWATCH_ARG(int64_t, history) = 64;
   /// Global budget of snapshot data in bytes, never exceeded. Default 256 MiB, ≥ 1 MiB.
   LAYERWATCH_ARG(std::size_t, memory_budget) = std::size_t{256} << 20;
+  /// At `finish()`, also compare every layer's snapshots with every other layer's final one
+  /// (layers × layers matrix; use conv_layout flatten or pool so conv rows correspond).
+  /// Default false.
+  LAYERWATCH_ARG(bool, layer_matrix) = false;
   /// Analyzer worker threads. Default 1, range [1, 64].
   LAYERWATCH_ARG(int64_t, threads) = 1;
   /// When analysis falls behind: skip_to_newest (default) or drop_newest.

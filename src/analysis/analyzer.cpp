@@ -291,6 +291,24 @@ void Analyzer::finish() {
     if (finished_ || stopping_) return;
   }
   flush();
+  if (options_.layer_matrix()) {
+    const auto layers = store_.layers();
+    for (const auto& reference_layer : layers) {
+      const auto last = store_.latest(reference_layer);
+      if (!last) continue;
+      for (const auto& layer : layers) {
+        if (layer == reference_layer) continue;
+        for (const auto& snapshot : store_.history(layer)) {
+          Job job;
+          job.kind = Job::Kind::kCompare;
+          job.current = snapshot;
+          job.reference = last;
+          job.reference_kind = Reference::kFinal;
+          push_job(std::move(job));
+        }
+      }
+    }
+  }
   if (options_.final_pass()) {
     for (const auto& layer : store_.layers()) {
       const auto history = store_.history(layer);
@@ -358,7 +376,14 @@ void Analyzer::run(Job& job) {
       r.reference_step = ref.step;
       r.reference_epoch = ref.epoch;
       r.metric = options_.metric();
+      if (ref.layer != cur.layer) r.reference_layer = ref.layer;
       try {
+        if (cur.rows_per_example != ref.rows_per_example) {
+          throw std::invalid_argument(fmt::format(
+              "'{}' has {} rows per example and '{}' has {}: their rows are different samples; "
+              "compare different layers with conv_layout flatten or pool",
+              cur.layer, cur.rows_per_example, ref.layer, ref.rows_per_example));
+        }
         sim::ActivationPair pair(cache_->get(job.reference), cache_->get(job.current));
         auto v = sim::compute_metric(options_.metric(), pair, options_.metric_options());
         r.value = v.value;

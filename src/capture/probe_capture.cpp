@@ -140,6 +140,7 @@ ProbeCapture::Result ProbeCapture::take(int64_t step, int64_t epoch, int64_t pro
     s.step = step;
     s.epoch = epoch;
     s.probe_index = probe_index;
+    s.rows_per_example = layer.rows_per_example;
     s.values = std::move(layer.matrix);
     if (float16) s.convert_to_half();
     result.snapshots.push_back(std::move(s));

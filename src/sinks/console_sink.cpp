@@ -25,6 +25,7 @@ std::string dims(const ConvergenceRecord& r) {
 ConsoleSink::ConsoleSink(std::FILE* stream) : stream_(stream) {}
 
 void ConsoleSink::write(const ConvergenceRecord& record) {
+  if (!record.reference_layer.empty()) return;  // the layers × layers matrix is for the report
   if (std::find(layer_order_.begin(), layer_order_.end(), record.layer) == layer_order_.end()) {
     layer_order_.push_back(record.layer);
   }

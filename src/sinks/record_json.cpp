@@ -42,6 +42,7 @@ nlohmann::json to_json(const ConvergenceRecord& r) {
   o["probe_index"] = r.probe_index;
   o["layer"] = r.layer;
   o["reference"] = to_string(r.reference);
+  if (!r.reference_layer.empty()) o["reference_layer"] = r.reference_layer;
   o["reference_step"] = r.reference_step;
   o["reference_epoch"] = r.reference_epoch;
   o["metric"] = similarity::to_string(r.metric);
@@ -80,6 +81,7 @@ ConvergenceRecord record_from_json(const nlohmann::json& o) {
   r.probe_index = o.value("probe_index", int64_t{0});
   r.layer = required<std::string>(o, "layer");
   r.reference = parse_reference(required<std::string>(o, "reference"));
+  r.reference_layer = o.value("reference_layer", std::string());
   r.reference_step = o.value("reference_step", int64_t{-1});
   r.reference_epoch = o.value("reference_epoch", int64_t{-1});
   r.metric = similarity::parse_metric(required<std::string>(o, "metric"));

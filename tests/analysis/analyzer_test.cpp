@@ -282,3 +282,50 @@ TEST(Analyzer, RejectsOutOfRangeOptions) {
 
 }  // namespace
 }  // namespace layerwatch
+
+namespace layerwatch {
+namespace {
+
+TEST(Analyzer, LayerMatrixComparesEveryLayerWithEveryOtherFinalSnapshot) {
+  auto sink = std::make_shared<RecordingSink>();
+  std::vector<Snapshot> kept;
+  {
+    Analyzer analyzer(queue_all().final_pass(true).layer_matrix(true), {sink});
+    for (int64_t p = 0; p < 3; ++p) {
+      for (const auto* layer : {"a", "b"}) {
+        kept.push_back(snapshot_at(layer, p, layer[0] == 'a' ? 1 : 2));
+        analyzer.add_snapshot(kept.back());
+      }
+      auto conv = snapshot_at("conv", p, 3);
+      conv.rows_per_example = 4;  // rows are positions, not examples: not comparable with a/b
+      analyzer.add_snapshot(conv);
+    }
+    analyzer.finish();
+  }
+  const auto find = [&](const std::string& layer, int64_t probe) {
+    for (const auto& s : kept) {
+      if (s.layer == layer && s.probe_index == probe) return s.values;
+    }
+    return Eigen::MatrixXf();
+  };
+  int compared = 0, refused = 0;
+  for (const auto& r : sink->with_reference(Reference::kFinal)) {
+    if (r.reference_layer.empty()) continue;
+    if (r.layer == "conv" || r.reference_layer == "conv") {
+      EXPECT_EQ(r.status, Status::kError);
+      EXPECT_NE(r.message.find("conv_layout"), std::string::npos) << r.message;
+      ++refused;
+      continue;
+    }
+    EXPECT_NE(r.layer, r.reference_layer);
+    EXPECT_EQ(r.reference_step, 200);
+    const auto direct = similarity::svcca(find(r.layer, r.probe_index), find(r.reference_layer, 2));
+    EXPECT_NEAR(r.value, direct.value, 1e-12);
+    ++compared;
+  }
+  EXPECT_EQ(compared, 6);  // a's 3 snapshots vs b's final, b's 3 vs a's final
+  EXPECT_EQ(refused, 12);  // conv vs a and b (3 each), a and b vs conv (3 each)
+}
+
+}  // namespace
+}  // namespace layerwatch

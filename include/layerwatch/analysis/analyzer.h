@@ -61,6 +61,10 @@ struct AnalyzerOptions {
   LAYERWATCH_ARG(int64_t, reference_lag) = 1;
   /// Compare every stored snapshot with the layer's last one at `finish()`. Default true.
   LAYERWATCH_ARG(bool, final_pass) = true;
+  /// Also at `finish()`: every stored snapshot of every layer against every other layer's final
+  /// snapshot (the SVCCA paper's layers × layers figure), as records with `reference_layer`.
+  /// Costs layers² comparisons per stored probe pass. Default false.
+  LAYERWATCH_ARG(bool, layer_matrix) = false;
   /// Worker threads. Default 1, range [1, 64].
   LAYERWATCH_ARG(int64_t, threads) = 1;
   /// Queue policy when analysis falls behind. Default `kSkipToNewest`.

@@ -39,6 +39,9 @@ struct ConvergenceRecord {
   int64_t probe_index = 0;  ///< Probe pass of the snapshot.
   std::string layer;        ///< Capture point name.
   Reference reference = Reference::kPrevious;
+  /// The reference snapshot's layer when it is another layer (the layers × layers matrix);
+  /// empty when it is the same layer.
+  std::string reference_layer;
   int64_t reference_step = -1;   ///< Step of the reference snapshot (−1 if there was none).
   int64_t reference_epoch = -1;  ///< Epoch of the reference snapshot.
   similarity::Metric metric = similarity::Metric::kSvcca;

@@ -16,6 +16,9 @@ struct Snapshot {
   int64_t step = 0;         ///< Training steps completed when the probe pass ran.
   int64_t epoch = 0;        ///< Epochs completed when the probe pass ran.
   int64_t probe_index = 0;  ///< 0 for the first probe pass of the run, then 1, 2, …
+  /// Rows per probe example before subsampling (H·W for spatial conv layouts, 1 for (N, F)).
+  /// Two snapshots' rows correspond only when this (and the probe set) is the same.
+  int64_t rows_per_example = 1;
 
   Eigen::MatrixXf values;                                                  ///< float32 storage.
   Eigen::Matrix<Eigen::half, Eigen::Dynamic, Eigen::Dynamic> half_values;  ///< float16 storage.

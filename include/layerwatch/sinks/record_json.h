@@ -5,7 +5,8 @@
 /// A record line: {"schema_version":1,"step":1407,"epoch":3,"probe_index":3,"layer":"features.0",
 /// "reference":"previous","reference_step":938,"reference_epoch":2,"metric":"svcca",
 /// "value":0.9712,"status":"ok","kept_dims":[12,13],"compute_ms":4.1}
-/// plus "message" when there is one. A NaN value is written as null.
+/// plus "message" when there is one and "reference_layer" when the reference snapshot is of
+/// another layer (the layers × layers matrix). A NaN value is written as null.
 /// An event line: {"schema_version":1,"event":"jobs_skipped","step":…,"epoch":…,"layer":…,
 /// "message":…,"value":…,"count":…}.
 
