@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "capture/probe_capture.h"
@@ -56,6 +57,10 @@ Monitor::Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_i
   if (!model_) throw std::invalid_argument("Monitor needs a model (got a null module)");
   if (!forward_) throw std::invalid_argument("Monitor needs a probe forward function");
   options_.validate();
+  if (options_.freeze().policy() != FreezePolicyKind::kNone) {
+    freeze_policy_ = std::make_shared<FreezePolicy>(options_.freeze());
+    extra_sinks.push_back(freeze_policy_);
+  }
   analyzer_ = std::make_unique<Analyzer>(options_.analyzer_options(),
                                          build_sinks(options_, std::move(extra_sinks)));
   if (!probe_inputs_.defined() || probe_inputs_.dim() == 0 || probe_inputs_.size(0) == 0) {
@@ -92,7 +97,71 @@ CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions opt
       }
     }
   }
-  return layerwatch::watch(sequential, options);
+  auto handle = layerwatch::watch(sequential, options);
+  const auto names = handle.names();
+  const auto modules = handle.modules();
+  for (size_t i = 0; i < names.size() && i < modules.size(); ++i) {
+    freeze_targets_.push_back(FreezeTarget{names[i], modules[i], sequential});
+  }
+  if (freeze_policy_) {
+    std::vector<std::string> order;
+    for (const auto& t : freeze_targets_) order.push_back(t.name);
+    freeze_policy_->set_layers(order);
+  }
+  return handle;
+}
+
+void Monitor::add_freeze_target(const std::string& name,
+                                std::shared_ptr<torch::nn::Module> module) {
+  if (!module) throw std::invalid_argument(fmt::format("freeze target '{}' is a null module", name));
+  freeze_targets_.push_back(FreezeTarget{name, std::move(module), nullptr});
+  if (freeze_policy_) {
+    std::vector<std::string> order;
+    for (const auto& t : freeze_targets_) order.push_back(t.name);
+    freeze_policy_->set_layers(order);
+  }
+}
+
+void Monitor::attach_optimizer(torch::optim::Optimizer& optimizer) {
+  freeze_controller_ = std::make_unique<FreezeController>(&optimizer);
+}
+
+std::vector<std::string> Monitor::frozen_layers() const {
+  return freeze_controller_ ? freeze_controller_->frozen() : std::vector<std::string>{};
+}
+
+void Monitor::apply_freeze_decisions() {
+  if (!freeze_policy_) return;
+  auto decisions = freeze_policy_->take_decisions();
+  if (decisions.empty()) return;
+  if (!freeze_controller_) {
+    if (!reported_missing_optimizer_) {
+      reported_missing_optimizer_ = true;
+      report(MonitorEvent::Kind::kNote,
+             fmt::format("the {} freeze policy decided to freeze '{}', but no optimizer is attached: "
+                         "call monitor.attach_optimizer(optimizer); nothing is frozen",
+                         to_string(options_.freeze().policy()), decisions.front().layer));
+    }
+    return;
+  }
+  for (const auto& d : decisions) {
+    const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
+                                     [&](const FreezeTarget& t) { return t.name == d.layer; });
+    if (target == freeze_targets_.end()) continue;
+    const auto applied = freeze_controller_->freeze(
+        target->name, target->module, target->sequential.is_empty() ? nullptr : &target->sequential);
+    frozen_epochs_[d.layer] = epochs_;
+    MonitorEvent event;
+    event.kind = MonitorEvent::Kind::kFreeze;
+    event.step = steps_;
+    event.epoch = epochs_;
+    event.layer = d.layer;
+    event.value = d.value;
+    event.count = applied.parameters;
+    event.message = fmt::format("{}; {} parameter tensors frozen{}", d.reason, applied.parameters,
+                                applied.autograd_skipped ? ", runs without autograd" : "");
+    analyzer_->add_event(std::move(event));
+  }
 }
 
 CaptureHandle Monitor::capture_handle(const std::string& name) {
@@ -102,12 +171,14 @@ CaptureHandle Monitor::capture_handle(const std::string& name) {
 
 void Monitor::step() {
   ++steps_;
+  apply_freeze_decisions();
   const bool start = steps_ == 1 && options_.probe_at_start();
   const int64_t every = options_.probe_every_n_steps();
   if (start || (every > 0 && steps_ % every == 0)) probe();
 }
 
 void Monitor::end_epoch() {
+  apply_freeze_decisions();
   ++epochs_;
   if (options_.probe_each_epoch()) probe();
   analyzer_->end_epoch(epochs_, steps_);
@@ -181,6 +252,7 @@ MonitorStats Monitor::stats() const {
   s.probe_passes = probe_passes_;
   s.probe_seconds = probe_seconds_;
   s.capture_errors = capture_errors_;
+  s.frozen = frozen_epochs_;
   s.analyzer = analyzer_->stats();
   return s;
 }

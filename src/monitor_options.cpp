@@ -62,6 +62,58 @@ similarity::Precision parse_precision(const std::string& name) {
 }
 
 using Setter = std::function<void(const json&, MonitorOptions&)>;
+using FreezeSetter = std::function<void(const json&, FreezeOptions&)>;
+
+double fraction(const json& v, const std::string& key, bool include_one) {
+  const double x = number(v, key);
+  if (!(x >= 0 && (include_one ? x <= 1 : x < 1))) {
+    fail(key, fmt::format("must be in [0, 1{}, got {}", include_one ? "]" : ")", x));
+  }
+  return x;
+}
+
+const std::map<std::string, FreezeSetter>& freeze_setters() {
+  static const std::map<std::string, FreezeSetter> kSetters = {
+      {"policy", [](const json& v, FreezeOptions& o) {
+         o.policy(choice(v, "freeze.policy", parse_freeze_policy));
+       }},
+      {"threshold", [](const json& v, FreezeOptions& o) {
+         const double x = number(v, "freeze.threshold");
+         if (!(x > 0 && x <= 1)) fail("freeze.threshold", fmt::format("must be in (0, 1], got {}", x));
+         o.threshold(x);
+       }},
+      {"patience", [](const json& v, FreezeOptions& o) {
+         o.patience(integer_in(v, "freeze.patience", 1, 1000));
+       }},
+      {"min_epochs", [](const json& v, FreezeOptions& o) {
+         o.min_epochs(integer_in(v, "freeze.min_epochs", 0, 100000));
+       }},
+      {"max_frozen_fraction", [](const json& v, FreezeOptions& o) {
+         o.max_frozen_fraction(fraction(v, "freeze.max_frozen_fraction", true));
+       }},
+      {"planned_epochs", [](const json& v, FreezeOptions& o) {
+         o.planned_epochs(integer_in(v, "freeze.planned_epochs", 0, 100000));
+       }},
+      {"linear_start", [](const json& v, FreezeOptions& o) {
+         o.linear_start(fraction(v, "freeze.linear_start", false));
+       }},
+  };
+  return kSetters;
+}
+
+FreezeOptions freeze_options_from_json(const json& config, FreezeOptions base) {
+  if (!config.is_object()) fail("freeze", fmt::format("must be an object, got {}", config.dump()));
+  for (const auto& [key, value] : config.items()) {
+    const auto it = freeze_setters().find(key);
+    if (it == freeze_setters().end()) {
+      std::vector<std::string> keys;
+      for (const auto& [k, setter] : freeze_setters()) keys.push_back(k);
+      fail("freeze." + key, fmt::format("unknown key; allowed keys are {}", fmt::join(keys, ", ")));
+    }
+    it->second(value, base);
+  }
+  return base;
+}
 
 const std::map<std::string, Setter>& setters() {
   static const std::map<std::string, Setter> kSetters = {
@@ -154,6 +206,10 @@ const std::map<std::string, Setter>& setters() {
          if (dir.empty()) fail("log_dir", "must not be empty");
          o.log_dir(dir);
        }},
+      {"freeze",
+       [](const json& v, MonitorOptions& o) {
+         o.freeze(freeze_options_from_json(v, o.freeze()));
+       }},
       {"sinks",
        [](const json& v, MonitorOptions& o) {
          if (!v.is_array())
@@ -208,6 +264,7 @@ void MonitorOptions::validate() const {
   }
   if (log_dir_.empty()) throw std::invalid_argument("MonitorOptions::log_dir must not be empty");
   for (const auto& spec : sinks_) make_sink(spec, "");
+  freeze_.validate();
 }
 
 AnalyzerOptions MonitorOptions::analyzer_options() const {

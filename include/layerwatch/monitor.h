@@ -23,6 +23,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -30,6 +31,8 @@
 
 #include "layerwatch/analysis/analyzer.h"
 #include "layerwatch/capture/capture.h"
+#include "layerwatch/freeze/freeze_controller.h"
+#include "layerwatch/freeze/freeze_policy.h"
 #include "layerwatch/monitor_options.h"
 #include "layerwatch/sinks/sink.h"
 
@@ -42,6 +45,7 @@ struct MonitorStats {
   int64_t probe_passes = 0;    ///< Probe passes run.
   double probe_seconds = 0;    ///< Training-thread time spent in probe passes.
   int64_t capture_errors = 0;  ///< Layers that could not be captured (summed over passes).
+  std::map<std::string, int64_t> frozen;  ///< Frozen layers and the epoch they were frozen at.
   AnalyzerStats analyzer;      ///< The analyzer's and the store's counters.
 };
 
@@ -82,6 +86,15 @@ class Monitor {
   /// `Tap` modules of that name.
   CaptureHandle capture_handle(const std::string& name);
 
+  /// Freeze training: the optimizer whose param groups and state frozen parameters leave.
+  /// Required when `options().freeze().policy()` is not none; it must outlive the monitor.
+  void attach_optimizer(torch::optim::Optimizer& optimizer);
+  /// Makes a layer captured by a `Tap` or `tap()` freezable: `module` is what freezing it
+  /// freezes. Layers from `watch()` are freezable already. Call in forward order.
+  void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
+  /// Names of the frozen layers, in the order they were frozen.
+  std::vector<std::string> frozen_layers() const;
+
   /// Call after every optimizer step. Runs a probe pass when one is due.
   void step();
   /// Call at the end of every epoch: probe pass (if `probe_each_epoch`), then the sinks'
@@ -103,6 +116,13 @@ class Monitor {
 
  private:
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
+  void apply_freeze_decisions();
+
+  struct FreezeTarget {
+    std::string name;
+    std::shared_ptr<torch::nn::Module> module;
+    torch::nn::Sequential sequential{nullptr};  // the watched Sequential, if any
+  };
 
   std::shared_ptr<torch::nn::Module> model_;
   torch::Tensor probe_inputs_;
@@ -110,6 +130,11 @@ class Monitor {
   MonitorOptions options_;
   std::unique_ptr<Analyzer> analyzer_;
   std::shared_ptr<std::set<std::string>> disabled_;
+  std::shared_ptr<FreezePolicy> freeze_policy_;
+  std::unique_ptr<FreezeController> freeze_controller_;
+  std::vector<FreezeTarget> freeze_targets_;
+  std::map<std::string, int64_t> frozen_epochs_;
+  bool reported_missing_optimizer_ = false;
   bool probing_ = true;
   bool finished_ = false;
   int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;

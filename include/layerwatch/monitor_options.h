@@ -19,6 +19,7 @@
 
 #include "layerwatch/analysis/analyzer.h"
 #include "layerwatch/core/options.h"
+#include "layerwatch/freeze/freeze_policy.h"
 #include "layerwatch/similarity/conv_layout.h"
 #include "layerwatch/similarity/metric.h"
 
@@ -78,6 +79,8 @@ struct MonitorOptions {
   LAYERWATCH_ARG(std::string, log_dir) = "layerwatch_logs";
   /// Sinks by spec ("console", "jsonl", "jsonl:PATH"). Default console and jsonl.
   LAYERWATCH_ARG(std::vector<std::string>, sinks) = std::vector<std::string>{"console", "jsonl"};
+  /// Freeze training: policy and its knobs (JSON: the "freeze" object). Default policy none.
+  LAYERWATCH_ARG(FreezeOptions, freeze) = {};
 
  public:
   /// Throws `std::invalid_argument` naming the first field out of range and its allowed range.

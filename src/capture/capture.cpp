@@ -29,13 +29,16 @@ ReceiverScope::~ReceiverScope() { t_receiver = previous_; }
 struct CaptureHandle::State {
   std::mutex mutex;
   std::vector<std::string> names;
+  std::vector<std::shared_ptr<torch::nn::Module>> modules;
   std::function<void()> remover;
   bool active = true;
 };
 
-CaptureHandle::CaptureHandle(std::vector<std::string> names, std::function<void()> remover)
+CaptureHandle::CaptureHandle(std::vector<std::string> names, std::function<void()> remover,
+                             std::vector<std::shared_ptr<torch::nn::Module>> modules)
     : state_(std::make_shared<State>()) {
   state_->names = std::move(names);
+  state_->modules = std::move(modules);
   state_->remover = std::move(remover);
 }
 
@@ -46,6 +49,12 @@ void CaptureHandle::remove() {
   state_->active = false;
   if (state_->remover) state_->remover();
   state_->remover = nullptr;
+}
+
+std::vector<std::shared_ptr<torch::nn::Module>> CaptureHandle::modules() const {
+  if (!state_) return {};
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->modules;
 }
 
 bool CaptureHandle::active() const {
@@ -134,6 +143,7 @@ std::string join_name(const std::string& prefix, const std::string& name) {
 
 void instrument(torch::nn::SequentialImpl& seq, const std::string& prefix, bool recurse,
                 std::vector<std::string>& names,
+                std::vector<std::shared_ptr<torch::nn::Module>>& modules,
                 std::vector<std::pair<torch::nn::SequentialImpl*, size_t>>& sites) {
   size_t index = 0;
   for (auto it = seq.begin(); it != seq.end(); ++it, ++index) {
@@ -144,10 +154,11 @@ void instrument(torch::nn::SequentialImpl& seq, const std::string& prefix, bool 
     }
     if (recurse) {
       if (auto nested = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(it->ptr())) {
-        instrument(*nested, name, recurse, names, sites);
+        instrument(*nested, name, recurse, names, modules, sites);
         continue;
       }
     }
+    modules.push_back(it->ptr());
     *it = torch::nn::AnyModule(CapturePoint(std::move(*it), name));
     names.push_back(name);
     sites.emplace_back(&seq, index);
@@ -175,19 +186,23 @@ bool set_capture_point_frozen(torch::nn::SequentialImpl& sequential, const std::
 
 CaptureHandle watch(torch::nn::Sequential& sequential, const WatchOptions& options) {
   std::vector<std::string> names;
+  std::vector<std::shared_ptr<torch::nn::Module>> modules;
   std::vector<std::pair<torch::nn::SequentialImpl*, size_t>> sites;
   // Keep the instrumented Sequentials alive as long as the handle can restore them.
   std::vector<std::shared_ptr<torch::nn::Module>> keep_alive{sequential.ptr()};
   for (const auto& module : sequential->modules(/*include_self=*/false)) {
     keep_alive.push_back(module);
   }
-  instrument(*sequential, options.prefix(), options.recurse(), names, sites);
-  return CaptureHandle(names, [sites, keep_alive] {
-    for (const auto& [seq, index] : sites) {
-      auto it = seq->begin() + static_cast<std::ptrdiff_t>(index);
-      if (auto* point = it->ptr()->as<CapturePointImpl>()) *it = point->inner();
-    }
-  });
+  instrument(*sequential, options.prefix(), options.recurse(), names, modules, sites);
+  return CaptureHandle(
+      names,
+      [sites, keep_alive] {
+        for (const auto& [seq, index] : sites) {
+          auto it = seq->begin() + static_cast<std::ptrdiff_t>(index);
+          if (auto* point = it->ptr()->as<CapturePointImpl>()) *it = point->inner();
+        }
+      },
+      modules);
 }
 
 }  // namespace layerwatch

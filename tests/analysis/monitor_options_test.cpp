@@ -42,6 +42,11 @@ TEST(MonitorOptions, ShippedDefaultConfigEqualsTheBuiltInDefaults) {
   std::ifstream in(std::string(LAYERWATCH_SOURCE_DIR) + "/configs/default.json");
   const auto file = json::parse(in);
   for (const auto& key : monitor_option_keys()) EXPECT_TRUE(file.contains(key)) << key;
+  EXPECT_EQ(loaded.freeze().policy(), defaults.freeze().policy());
+  EXPECT_EQ(loaded.freeze().threshold(), defaults.freeze().threshold());
+  EXPECT_EQ(loaded.freeze().patience(), defaults.freeze().patience());
+  EXPECT_EQ(loaded.freeze().min_epochs(), defaults.freeze().min_epochs());
+  EXPECT_EQ(loaded.freeze().max_frozen_fraction(), defaults.freeze().max_frozen_fraction());
 }
 
 TEST(MonitorOptions, AppliesKeys) {

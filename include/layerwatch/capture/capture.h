@@ -44,13 +44,16 @@ namespace layerwatch {
 class CaptureHandle {
  public:
   CaptureHandle() = default;
-  CaptureHandle(std::vector<std::string> names, std::function<void()> remover);
+  CaptureHandle(std::vector<std::string> names, std::function<void()> remover,
+                std::vector<std::shared_ptr<torch::nn::Module>> modules = {});
   /// Removes the capture points (restores instrumented modules). Idempotent.
   void remove();
   /// True until `remove()` was called.
   bool active() const;
   /// Names of the capture points this handle covers.
   std::vector<std::string> names() const;
+  /// The module behind each name (same order; from `watch`), or empty for Tap and tap().
+  std::vector<std::shared_ptr<torch::nn::Module>> modules() const;
 
  private:
   struct State;

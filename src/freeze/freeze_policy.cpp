@@ -1,0 +1,140 @@
+#include "layerwatch/freeze/freeze_policy.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+namespace layerwatch {
+
+const char* to_string(FreezePolicyKind kind) noexcept {
+  switch (kind) {
+    case FreezePolicyKind::kNone:
+      return "none";
+    case FreezePolicyKind::kLinear:
+      return "linear";
+    case FreezePolicyKind::kAdaptive:
+      return "adaptive";
+  }
+  return "unknown";
+}
+
+FreezePolicyKind parse_freeze_policy(const std::string& name) {
+  for (const auto k : {FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
+                       FreezePolicyKind::kAdaptive}) {
+    if (name == to_string(k)) return k;
+  }
+  throw std::invalid_argument(
+      fmt::format("unknown freeze policy '{}': allowed are none, linear, adaptive", name));
+}
+
+void FreezeOptions::validate() const {
+  if (!(threshold_ > 0 && threshold_ <= 1)) {
+    throw std::invalid_argument(
+        fmt::format("FreezeOptions::threshold must be in (0, 1], got {}", threshold_));
+  }
+  if (patience_ < 1) {
+    throw std::invalid_argument(
+        fmt::format("FreezeOptions::patience must be at least 1, got {}", patience_));
+  }
+  if (min_epochs_ < 0) {
+    throw std::invalid_argument(
+        fmt::format("FreezeOptions::min_epochs must be at least 0, got {}", min_epochs_));
+  }
+  if (!(max_frozen_fraction_ >= 0 && max_frozen_fraction_ <= 1)) {
+    throw std::invalid_argument(fmt::format(
+        "FreezeOptions::max_frozen_fraction must be in [0, 1], got {}", max_frozen_fraction_));
+  }
+  if (!(linear_start_ >= 0 && linear_start_ < 1)) {
+    throw std::invalid_argument(
+        fmt::format("FreezeOptions::linear_start must be in [0, 1), got {}", linear_start_));
+  }
+  if (planned_epochs_ < 0) {
+    throw std::invalid_argument(
+        fmt::format("FreezeOptions::planned_epochs must be at least 0, got {}", planned_epochs_));
+  }
+  if (policy_ == FreezePolicyKind::kLinear && planned_epochs_ < 1) {
+    throw std::invalid_argument(
+        "the linear freeze policy needs the planned training length: set "
+        "FreezeOptions::planned_epochs (config key freeze.planned_epochs) to at least 1");
+  }
+}
+
+FreezePolicy::FreezePolicy(FreezeOptions options) : options_(std::move(options)) {
+  options_.validate();
+}
+
+void FreezePolicy::set_layers(std::vector<std::string> layers) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  layers_ = std::move(layers);
+}
+
+std::vector<FreezeDecision> FreezePolicy::take_decisions() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::exchange(pending_, {});
+}
+
+std::map<std::string, int64_t> FreezePolicy::decided() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return decided_;
+}
+
+size_t FreezePolicy::max_frozen_locked() const {
+  return static_cast<size_t>(
+      std::floor(options_.max_frozen_fraction() * static_cast<double>(layers_.size()) + 1e-9));
+}
+
+void FreezePolicy::freeze_locked(const std::string& layer, int64_t step, int64_t epoch,
+                                 std::string reason, double value) {
+  decided_[layer] = epoch;
+  pending_.push_back(FreezeDecision{layer, step, epoch, std::move(reason), value});
+}
+
+void FreezePolicy::write(const ConvergenceRecord& record) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (record.reference != Reference::kFinal) last_step_ = std::max(last_step_, record.step);
+  if (options_.policy() != FreezePolicyKind::kAdaptive) return;
+  // Only the online signal of the same layer counts (not final/matrix records).
+  if (record.reference != Reference::kPrevious || !record.reference_layer.empty()) return;
+  metric_ = record.metric;
+  const bool converged = has_value(record.status) && record.value >= options_.threshold();
+  streak_[record.layer] = converged ? streak_[record.layer] + 1 : 0;
+  last_value_[record.layer] = record.value;
+  decide_adaptive_locked(record.step, record.epoch);
+}
+
+void FreezePolicy::decide_adaptive_locked(int64_t step, int64_t epoch) {
+  if (epoch < options_.min_epochs()) return;
+  // Bottom-up: only the first unfrozen layer may freeze; a freeze may let the next one follow.
+  for (const auto& layer : layers_) {
+    if (decided_.count(layer)) continue;
+    if (decided_.size() >= max_frozen_locked()) return;
+    const auto streak = streak_.find(layer);
+    if (streak == streak_.end() || streak->second < options_.patience()) return;
+    freeze_locked(layer, step, epoch,
+                  fmt::format("{} {:.4f} >= {} for {} probe pass(es)", similarity::to_string(metric_),
+                              last_value_[layer], options_.threshold(), streak->second),
+                  last_value_[layer]);
+  }
+}
+
+void FreezePolicy::end_epoch(int64_t epoch) {
+  if (options_.policy() != FreezePolicyKind::kLinear) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const double planned = static_cast<double>(options_.planned_epochs());
+  const double start = options_.linear_start() * planned;
+  const double count = static_cast<double>(layers_.size());
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const auto& layer = layers_[i];
+    if (decided_.count(layer)) continue;
+    const double due = start + (planned - start) * static_cast<double>(i + 1) / count;
+    if (static_cast<double>(epoch) + 1e-9 < due) break;
+    freeze_locked(layer, last_step_, epoch,
+                  fmt::format("linear schedule: layer {} of {} due after epoch {:.2f} of {}", i + 1,
+                              layers_.size(), due, options_.planned_epochs()),
+                  std::nan(""));
+  }
+}
+
+}  // namespace layerwatch

@@ -1,0 +1,142 @@
+// Freeze policies: the adaptive rule (threshold, patience, minimum epochs, bottom-up, cap) and
+// the linear schedule, fed with records as the analyzer would.
+
+#include "layerwatch/freeze/freeze_policy.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "layerwatch/monitor_options.h"
+
+namespace layerwatch {
+namespace {
+
+ConvergenceRecord online(const std::string& layer, int64_t epoch, double value) {
+  ConvergenceRecord r;
+  r.layer = layer;
+  r.epoch = epoch;
+  r.step = epoch * 100;
+  r.value = value;
+  return r;
+}
+
+std::vector<std::string> layers_of(const std::vector<FreezeDecision>& decisions) {
+  std::vector<std::string> out;
+  for (const auto& d : decisions) out.push_back(d.layer);
+  return out;
+}
+
+TEST(AdaptivePolicy, FreezesBottomUpAfterPatienceAndMinimumEpochs) {
+  FreezePolicy policy(FreezeOptions()
+                          .policy(FreezePolicyKind::kAdaptive)
+                          .threshold(0.98)
+                          .patience(2)
+                          .min_epochs(2)
+                          .max_frozen_fraction(1.0));
+  policy.set_layers({"a", "b", "c"});
+  // Epoch 1: a and b converged, but too early.
+  policy.write(online("a", 1, 0.99));
+  policy.write(online("b", 1, 0.99));
+  policy.write(online("c", 1, 0.90));
+  EXPECT_TRUE(policy.take_decisions().empty());
+  // Epoch 2: a has two passes above the threshold and freezes; b follows at its own record.
+  policy.write(online("a", 2, 0.995));
+  EXPECT_EQ(layers_of(policy.take_decisions()), std::vector<std::string>{"a"});
+  policy.write(online("b", 2, 0.985));
+  const auto decisions = policy.take_decisions();
+  ASSERT_EQ(layers_of(decisions), std::vector<std::string>{"b"});
+  EXPECT_EQ(decisions[0].epoch, 2);
+  EXPECT_DOUBLE_EQ(decisions[0].value, 0.985);
+  EXPECT_NE(decisions[0].reason.find("0.98"), std::string::npos) << decisions[0].reason;
+  // A dip below the threshold resets the streak.
+  policy.write(online("c", 2, 0.99));
+  policy.write(online("c", 3, 0.97));
+  policy.write(online("c", 4, 0.99));
+  EXPECT_TRUE(policy.take_decisions().empty());
+  policy.write(online("c", 5, 0.99));
+  EXPECT_EQ(layers_of(policy.take_decisions()), std::vector<std::string>{"c"});
+  EXPECT_EQ(policy.decided().size(), 3u);
+}
+
+TEST(AdaptivePolicy, NeverFreezesALayerAboveAnUnfrozenOne) {
+  FreezePolicy policy(FreezeOptions().policy(FreezePolicyKind::kAdaptive).threshold(0.9).min_epochs(0));
+  policy.set_layers({"a", "b", "c"});
+  policy.write(online("b", 1, 0.99));
+  policy.write(online("c", 1, 0.99));
+  policy.write(online("a", 1, 0.5));
+  EXPECT_TRUE(policy.take_decisions().empty());
+  policy.write(online("a", 2, 0.95));  // now a freezes, and b (already converged) follows
+  EXPECT_EQ(layers_of(policy.take_decisions()), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(AdaptivePolicy, RespectsTheCapOnFrozenLayersAndIgnoresOtherRecords) {
+  FreezePolicy policy(FreezeOptions()
+                          .policy(FreezePolicyKind::kAdaptive)
+                          .threshold(0.9)
+                          .min_epochs(0)
+                          .max_frozen_fraction(0.5));
+  policy.set_layers({"a", "b", "c", "d", "e"});
+  auto final = online("a", 1, 0.99);
+  final.reference = Reference::kFinal;
+  policy.write(final);  // learning-dynamics records are no signal
+  auto failed = online("a", 1, 0.99);
+  failed.status = Status::kNonFinite;
+  policy.write(failed);  // nor are failed ones
+  EXPECT_TRUE(policy.take_decisions().empty());
+  for (const auto* layer : {"a", "b", "c", "d", "e"}) policy.write(online(layer, 1, 0.99));
+  EXPECT_EQ(layers_of(policy.take_decisions()), (std::vector<std::string>{"a", "b"}));  // ⌊2.5⌋
+}
+
+TEST(LinearPolicy, FreezesLayerIOfLAtFractionIOverLOfThePlannedEpochs) {
+  FreezePolicy policy(
+      FreezeOptions().policy(FreezePolicyKind::kLinear).planned_epochs(8).linear_start(0.25));
+  policy.set_layers({"a", "b", "c"});
+  // start = 2 epochs; due after 2 + 6·i/3 = 4, 6, 8.
+  std::vector<std::pair<int64_t, std::string>> frozen;
+  for (int64_t epoch = 1; epoch <= 8; ++epoch) {
+    policy.write(online("a", epoch, 0.1));  // values do not matter to the schedule
+    policy.end_epoch(epoch);
+    for (const auto& d : policy.take_decisions()) frozen.emplace_back(d.epoch, d.layer);
+  }
+  EXPECT_EQ(frozen, (std::vector<std::pair<int64_t, std::string>>{{4, "a"}, {6, "b"}, {8, "c"}}));
+}
+
+TEST(NonePolicy, NeverDecides) {
+  FreezePolicy policy{FreezeOptions()};
+  policy.set_layers({"a"});
+  for (int64_t e = 1; e < 5; ++e) {
+    policy.write(online("a", e, 1.0));
+    policy.end_epoch(e);
+  }
+  EXPECT_TRUE(policy.take_decisions().empty());
+}
+
+TEST(FreezeOptions, ValidationAndConfigErrorsNameTheKey) {
+  EXPECT_THROW(FreezeOptions().policy(FreezePolicyKind::kLinear).validate(),
+               std::invalid_argument);  // no planned length
+  EXPECT_THROW(FreezeOptions().threshold(1.5).validate(), std::invalid_argument);
+  const auto error_of = [](const char* text) {
+    try {
+      monitor_options_from_json(nlohmann::json::parse(text));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  auto m = error_of(R"({"freeze": {"policy": "greedy"}})");
+  EXPECT_NE(m.find("freeze.policy"), std::string::npos) << m;
+  EXPECT_NE(m.find("adaptive"), std::string::npos) << m;
+  m = error_of(R"({"freeze": {"threshold": 1.2}})");
+  EXPECT_NE(m.find("freeze.threshold"), std::string::npos) << m;
+  m = error_of(R"({"freeze": {"treshold": 0.9}})");
+  EXPECT_NE(m.find("freeze.treshold"), std::string::npos) << m;
+  const auto o = monitor_options_from_json(
+      nlohmann::json::parse(R"({"freeze": {"policy": "adaptive", "patience": 3}})"));
+  EXPECT_EQ(o.freeze().policy(), FreezePolicyKind::kAdaptive);
+  EXPECT_EQ(o.freeze().patience(), 3);
+  EXPECT_EQ(o.freeze().threshold(), FreezeOptions().threshold());
+}
+
+}  // namespace
+}  // namespace layerwatch
