@@ -9,7 +9,7 @@ packages=(
   libeigen3-dev libfmt-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libopenblas0-pthread libopenblas-dev liblapacke-dev
-  libprotobuf-dev protobuf-compiler
+  libprotobuf-dev protobuf-compiler zlib1g-dev
   dataset-fashion-mnist
   python3 python3-numpy python3-torch
 )

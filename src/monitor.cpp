@@ -113,7 +113,8 @@ CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions opt
 
 void Monitor::add_freeze_target(const std::string& name,
                                 std::shared_ptr<torch::nn::Module> module) {
-  if (!module) throw std::invalid_argument(fmt::format("freeze target '{}' is a null module", name));
+  if (!module)
+    throw std::invalid_argument(fmt::format("freeze target '{}' is a null module", name));
   freeze_targets_.push_back(FreezeTarget{name, std::move(module), nullptr});
   if (freeze_policy_) {
     std::vector<std::string> order;
@@ -137,10 +138,11 @@ void Monitor::apply_freeze_decisions() {
   if (!freeze_controller_) {
     if (!reported_missing_optimizer_) {
       reported_missing_optimizer_ = true;
-      report(MonitorEvent::Kind::kNote,
-             fmt::format("the {} freeze policy decided to freeze '{}', but no optimizer is attached: "
-                         "call monitor.attach_optimizer(optimizer); nothing is frozen",
-                         to_string(options_.freeze().policy()), decisions.front().layer));
+      report(
+          MonitorEvent::Kind::kNote,
+          fmt::format("the {} freeze policy decided to freeze '{}', but no optimizer is attached: "
+                      "call monitor.attach_optimizer(optimizer); nothing is frozen",
+                      to_string(options_.freeze().policy()), decisions.front().layer));
     }
     return;
   }
@@ -148,8 +150,9 @@ void Monitor::apply_freeze_decisions() {
     const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
                                      [&](const FreezeTarget& t) { return t.name == d.layer; });
     if (target == freeze_targets_.end()) continue;
-    const auto applied = freeze_controller_->freeze(
-        target->name, target->module, target->sequential.is_empty() ? nullptr : &target->sequential);
+    const auto applied =
+        freeze_controller_->freeze(target->name, target->module,
+                                   target->sequential.is_empty() ? nullptr : &target->sequential);
     frozen_epochs_[d.layer] = epochs_;
     MonitorEvent event;
     event.kind = MonitorEvent::Kind::kFreeze;

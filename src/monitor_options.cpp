@@ -74,27 +74,33 @@ double fraction(const json& v, const std::string& key, bool include_one) {
 
 const std::map<std::string, FreezeSetter>& freeze_setters() {
   static const std::map<std::string, FreezeSetter> kSetters = {
-      {"policy", [](const json& v, FreezeOptions& o) {
+      {"policy",
+       [](const json& v, FreezeOptions& o) {
          o.policy(choice(v, "freeze.policy", parse_freeze_policy));
        }},
-      {"threshold", [](const json& v, FreezeOptions& o) {
+      {"threshold",
+       [](const json& v, FreezeOptions& o) {
          const double x = number(v, "freeze.threshold");
-         if (!(x > 0 && x <= 1)) fail("freeze.threshold", fmt::format("must be in (0, 1], got {}", x));
+         if (!(x > 0 && x <= 1))
+           fail("freeze.threshold", fmt::format("must be in (0, 1], got {}", x));
          o.threshold(x);
        }},
-      {"patience", [](const json& v, FreezeOptions& o) {
-         o.patience(integer_in(v, "freeze.patience", 1, 1000));
-       }},
-      {"min_epochs", [](const json& v, FreezeOptions& o) {
+      {"patience", [](const json& v,
+                      FreezeOptions& o) { o.patience(integer_in(v, "freeze.patience", 1, 1000)); }},
+      {"min_epochs",
+       [](const json& v, FreezeOptions& o) {
          o.min_epochs(integer_in(v, "freeze.min_epochs", 0, 100000));
        }},
-      {"max_frozen_fraction", [](const json& v, FreezeOptions& o) {
+      {"max_frozen_fraction",
+       [](const json& v, FreezeOptions& o) {
          o.max_frozen_fraction(fraction(v, "freeze.max_frozen_fraction", true));
        }},
-      {"planned_epochs", [](const json& v, FreezeOptions& o) {
+      {"planned_epochs",
+       [](const json& v, FreezeOptions& o) {
          o.planned_epochs(integer_in(v, "freeze.planned_epochs", 0, 100000));
        }},
-      {"linear_start", [](const json& v, FreezeOptions& o) {
+      {"linear_start",
+       [](const json& v, FreezeOptions& o) {
          o.linear_start(fraction(v, "freeze.linear_start", false));
        }},
   };
@@ -207,9 +213,7 @@ const std::map<std::string, Setter>& setters() {
          o.log_dir(dir);
        }},
       {"freeze",
-       [](const json& v, MonitorOptions& o) {
-         o.freeze(freeze_options_from_json(v, o.freeze()));
-       }},
+       [](const json& v, MonitorOptions& o) { o.freeze(freeze_options_from_json(v, o.freeze())); }},
       {"sinks",
        [](const json& v, MonitorOptions& o) {
          if (!v.is_array())

@@ -46,7 +46,7 @@ struct MonitorStats {
   double probe_seconds = 0;    ///< Training-thread time spent in probe passes.
   int64_t capture_errors = 0;  ///< Layers that could not be captured (summed over passes).
   std::map<std::string, int64_t> frozen;  ///< Frozen layers and the epoch they were frozen at.
-  AnalyzerStats analyzer;      ///< The analyzer's and the store's counters.
+  AnalyzerStats analyzer;                 ///< The analyzer's and the store's counters.
 };
 
 /// Watches the layers of one model while it trains. See the file comment.

@@ -21,8 +21,8 @@ const char* to_string(FreezePolicyKind kind) noexcept {
 }
 
 FreezePolicyKind parse_freeze_policy(const std::string& name) {
-  for (const auto k : {FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
-                       FreezePolicyKind::kAdaptive}) {
+  for (const auto k :
+       {FreezePolicyKind::kNone, FreezePolicyKind::kLinear, FreezePolicyKind::kAdaptive}) {
     if (name == to_string(k)) return k;
   }
   throw std::invalid_argument(
@@ -112,10 +112,11 @@ void FreezePolicy::decide_adaptive_locked(int64_t step, int64_t epoch) {
     if (decided_.size() >= max_frozen_locked()) return;
     const auto streak = streak_.find(layer);
     if (streak == streak_.end() || streak->second < options_.patience()) return;
-    freeze_locked(layer, step, epoch,
-                  fmt::format("{} {:.4f} >= {} for {} probe pass(es)", similarity::to_string(metric_),
-                              last_value_[layer], options_.threshold(), streak->second),
-                  last_value_[layer]);
+    freeze_locked(
+        layer, step, epoch,
+        fmt::format("{} {:.4f} >= {} for {} probe pass(es)", similarity::to_string(metric_),
+                    last_value_[layer], options_.threshold(), streak->second),
+        last_value_[layer]);
   }
 }
 

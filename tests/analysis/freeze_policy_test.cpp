@@ -60,7 +60,8 @@ TEST(AdaptivePolicy, FreezesBottomUpAfterPatienceAndMinimumEpochs) {
 }
 
 TEST(AdaptivePolicy, NeverFreezesALayerAboveAnUnfrozenOne) {
-  FreezePolicy policy(FreezeOptions().policy(FreezePolicyKind::kAdaptive).threshold(0.9).min_epochs(0));
+  FreezePolicy policy(
+      FreezeOptions().policy(FreezePolicyKind::kAdaptive).threshold(0.9).min_epochs(0));
   policy.set_layers({"a", "b", "c"});
   policy.write(online("b", 1, 0.99));
   policy.write(online("c", 1, 0.99));

@@ -268,3 +268,85 @@ TEST(Monitor, CaptureHandleStopsExplicitTaps) {
 
 }  // namespace
 }  // namespace layerwatch
+
+namespace layerwatch {
+namespace {
+
+TEST(MonitorFreezing, AdaptivePolicyFreezesTheConvergedPrefixAndItStopsMoving) {
+  torch::manual_seed(4);
+  torch::nn::Sequential model(torch::nn::Linear(8, 16), torch::nn::ReLU(),
+                              torch::nn::Linear(16, 16), torch::nn::ReLU(),
+                              torch::nn::Linear(16, 3));
+  const auto first = model[0];
+  const auto x = torch::randn({400, 8});
+  const auto y = x.narrow(1, 0, 3).argmax(1);
+  auto recorder = std::make_shared<RecordingSink>();
+  // A low threshold, so that the test does not depend on how fast this toy converges; the cap
+  // keeps the last two layers (⌊0.6·5⌋ = 3 may freeze).
+  Monitor monitor(model, x.narrow(0, 0, 200),
+                  quiet("freezing")
+                      .freeze(FreezeOptions()
+                                  .policy(FreezePolicyKind::kAdaptive)
+                                  .threshold(0.3)
+                                  .min_epochs(1)
+                                  .max_frozen_fraction(0.6)),
+                  {recorder});
+  monitor.watch(model);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  monitor.attach_optimizer(optimizer);
+  torch::Tensor frozen_weight;
+  for (int epoch = 0; epoch < 4; ++epoch) {
+    for (int64_t b = 0; b < 400; b += 40) {
+      optimizer.zero_grad();
+      torch::cross_entropy_loss(model->forward(x.narrow(0, b, 40)), y.narrow(0, b, 40)).backward();
+      optimizer.step();
+      monitor.step();
+      if (!frozen_weight.defined() && !monitor.frozen_layers().empty()) {
+        frozen_weight = first->as<torch::nn::LinearImpl>()->weight.clone();
+      }
+    }
+    monitor.end_epoch();
+    monitor.flush();  // lets the decisions of this epoch reach the next step deterministically
+  }
+  monitor.finish();
+  const auto frozen = monitor.frozen_layers();
+  ASSERT_EQ(frozen, (std::vector<std::string>{"0", "1", "2"}));
+  ASSERT_TRUE(frozen_weight.defined());
+  EXPECT_TRUE(torch::equal(first->as<torch::nn::LinearImpl>()->weight, frozen_weight));
+  EXPECT_EQ(monitor.stats().frozen.size(), 3u);
+  int freeze_events = 0;
+  for (const auto& e : recorder->events) {
+    if (e.kind == MonitorEvent::Kind::kFreeze) {
+      ++freeze_events;
+      EXPECT_GE(e.value, 0.3);
+      EXPECT_NE(e.message.find(">= 0.3"), std::string::npos) << e.message;
+    }
+  }
+  EXPECT_EQ(freeze_events, 3);
+}
+
+TEST(MonitorFreezing, WithoutAnOptimizerNothingIsFrozenAndItSaysWhy) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 4), torch::nn::Linear(4, 2));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({50, 4}),
+                  quiet("no_optimizer")
+                      .freeze(FreezeOptions().policy(FreezePolicyKind::kLinear).planned_epochs(2)),
+                  {recorder});
+  monitor.watch(model);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    monitor.step();
+    monitor.end_epoch();
+    monitor.flush();
+  }
+  monitor.step();
+  monitor.finish();
+  EXPECT_TRUE(monitor.frozen_layers().empty());
+  bool explained = false;
+  for (const auto& e : recorder->events) {
+    explained = explained || e.message.find("attach_optimizer") != std::string::npos;
+  }
+  EXPECT_TRUE(explained);
+}
+
+}  // namespace
+}  // namespace layerwatch

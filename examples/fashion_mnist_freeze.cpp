@@ -1,0 +1,274 @@
+// Freeze training on Fashion-MNIST: a CNN (four conv+BN+ReLU blocks, then two linear layers)
+// trained with SGD and a cosine learning rate, with layerwatch attached. Layers whose
+// representation has converged are frozen bottom-up, so later steps skip their backward pass.
+//
+//   build/bin/fashion_mnist_freeze --policy adaptive            # full training set
+//   build/bin/fashion_mnist_freeze --policy none --epochs 2 --train-subset 10000
+//
+// Ends with one JSON line: {"policy":…, "epochs":…, "wall_s":…, "train_s_per_epoch":[…],
+// "test_acc":…, "frozen":{"layer":epoch,…}, "backward_saved_fraction":…}. Logs (console,
+// convergence.jsonl, events.jsonl) go to --log-dir. Ctrl-C stops after the current step and
+// leaves complete logs.
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "fashion_mnist_data.h"
+#include "layerwatch/monitor.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A Sequential that can sit inside another one (libtorch needs a concrete forward for that).
+struct BlockImpl : torch::nn::SequentialImpl {
+  using SequentialImpl::SequentialImpl;
+  torch::Tensor forward(torch::Tensor x) { return SequentialImpl::forward(x); }
+};
+TORCH_MODULE(Block);
+
+Block conv_block(int64_t in, int64_t out, bool pool) {
+  Block b(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)),
+          torch::nn::BatchNorm2d(out), torch::nn::ReLU());
+  if (pool) b->push_back(torch::nn::MaxPool2d(2));
+  return b;
+}
+
+struct CnnImpl : torch::nn::Module {
+  CnnImpl()
+      : features(register_module(
+            "features",
+            torch::nn::Sequential(conv_block(1, 32, false), conv_block(32, 32, true),
+                                  conv_block(32, 64, false), conv_block(64, 64, true)))),
+        classifier(register_module(
+            "classifier",
+            torch::nn::Sequential(
+                Block(torch::nn::Flatten(), torch::nn::Linear(64 * 7 * 7, 256), torch::nn::ReLU()),
+                torch::nn::Linear(256, 10)))) {}
+  torch::Tensor forward(torch::Tensor x) { return classifier->forward(features->forward(x)); }
+  torch::nn::Sequential features, classifier;
+};
+TORCH_MODULE(Cnn);
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted = true; }
+
+// One line of progress: a bar, the rate over the last steps (so the ETA follows the speed-up
+// after a freeze) and the ETA of the epoch.
+class Progress {
+ public:
+  Progress(int64_t total, int epoch, int epochs)
+      : total_(total), epoch_(epoch), epochs_(epochs), tty_(isatty(STDERR_FILENO) != 0) {}
+
+  void update(int64_t done, const std::string& frozen) {
+    const auto now = Clock::now();
+    if (last_ != Clock::time_point{}) {
+      const double step = std::chrono::duration<double>(now - last_).count();
+      rate_step_ = rate_step_ == 0 ? step : 0.9 * rate_step_ + 0.1 * step;
+    }
+    last_ = now;
+    const bool milestone =
+        done == total_ || (!tty_ && done % std::max<int64_t>(1, total_ / 4) == 0);
+    if (!milestone && (!tty_ || std::chrono::duration<double>(now - drawn_).count() < 0.25)) return;
+    drawn_ = now;
+    const int width = 30;
+    const int filled = static_cast<int>(width * done / std::max<int64_t>(1, total_));
+    const double eta = rate_step_ * static_cast<double>(total_ - done);
+    fmt::print(stderr, "{}epoch {}/{} [{}{}] {}/{} {:.1f} it/s ETA {}:{:02d}{}{}", tty_ ? "\r" : "",
+               epoch_, epochs_, std::string(filled, '#'), std::string(width - filled, '.'), done,
+               total_, rate_step_ > 0 ? 1.0 / rate_step_ : 0.0, static_cast<int>(eta) / 60,
+               static_cast<int>(eta) % 60, frozen.empty() ? "" : "  frozen: ", frozen,
+               tty_ && done != total_ ? "   " : "\n");
+  }
+
+ private:
+  int64_t total_;
+  int epoch_, epochs_;
+  bool tty_;
+  double rate_step_ = 0;
+  Clock::time_point last_{}, drawn_{};
+};
+
+double accuracy(Cnn& model, const fashion_mnist::Split& test) {
+  torch::NoGradGuard no_grad;
+  const bool training = model->is_training();
+  model->eval();
+  int64_t correct = 0;
+  for (int64_t b = 0; b < test.images.size(0); b += 1000) {
+    const int64_t n = std::min<int64_t>(1000, test.images.size(0) - b);
+    const auto logits = model->forward(test.images.narrow(0, b, n));
+    correct += logits.argmax(1).eq(test.labels.narrow(0, b, n)).sum().item<int64_t>();
+  }
+  model->train(training);
+  return 100.0 * static_cast<double>(correct) / static_cast<double>(test.images.size(0));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Freeze training on Fashion-MNIST with layerwatch"};
+  std::string policy = "adaptive", data = fashion_mnist::kDefaultDir, config, log_dir;
+  int epochs = 6, seed = 0, probe_size = 500, batch = 128;
+  int64_t train_subset = 0;
+  double lr = 0.05;
+  bool eval_each_epoch = false;
+  app.add_option("--policy", policy, "Freeze policy")
+      ->check(CLI::IsMember({"none", "linear", "adaptive"}));
+  app.add_option("--epochs", epochs, "Training epochs")->check(CLI::Range(1, 1000));
+  app.add_option("--train-subset", train_subset, "Use only the first N training images (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", seed, "Random seed (weights and shuffling)");
+  app.add_option("--config", config, "JSON config (see configs/default.json)");
+  app.add_option("--log-dir", log_dir,
+                 "Log directory (default layerwatch_logs/fashion_mnist_<policy>)");
+  app.add_option("--data", data, "Directory with the Fashion-MNIST IDX files (.gz or not)");
+  app.add_option("--probe", probe_size, "Probe images (from the test set)")
+      ->check(CLI::Range(100, 10000));
+  app.add_option("--batch", batch, "Batch size")->check(CLI::Range(1, 4096));
+  app.add_option("--lr", lr, "Peak learning rate (cosine decay to 0)")->check(CLI::PositiveNumber);
+  app.add_flag("--eval-each-epoch", eval_each_epoch,
+               "Test accuracy after every epoch (default: at the end only; it costs a pass over "
+               "the 10000 test images)");
+  CLI11_PARSE(app, argc, argv);
+
+  layerwatch::MonitorOptions options;
+  try {
+    if (!config.empty()) options = layerwatch::load_monitor_options(config);
+    auto freeze = options.freeze();
+    freeze.policy(layerwatch::parse_freeze_policy(policy));
+    if (freeze.planned_epochs() == 0) freeze.planned_epochs(epochs);
+    options.freeze(freeze);
+    options.log_dir(log_dir.empty() ? "layerwatch_logs/fashion_mnist_" + policy : log_dir);
+    options.validate();
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
+    return 2;
+  }
+
+  fashion_mnist::Split train, test;
+  try {
+    train = fashion_mnist::load(data, "train");
+    test = fashion_mnist::load(data, "t10k");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
+    return 3;
+  }
+  if (train_subset > 0 && train_subset < train.images.size(0)) {
+    train.images = train.images.narrow(0, 0, train_subset);
+    train.labels = train.labels.narrow(0, 0, train_subset);
+  }
+  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  torch::manual_seed(seed);
+
+  Cnn model;
+  torch::optim::SGD optimizer(model->parameters(),
+                              torch::optim::SGDOptions(lr).momentum(0.9).weight_decay(5e-4));
+  const auto probe = test.images.narrow(0, 0, probe_size);
+
+  layerwatch::Monitor monitor(model, probe, options);
+  monitor.watch(model->features, layerwatch::WatchOptions().recurse(false));
+  monitor.watch(model->classifier, layerwatch::WatchOptions().recurse(false));
+  monitor.attach_optimizer(optimizer);
+
+  std::signal(SIGINT, on_interrupt);
+  const int64_t n = train.images.size(0);
+  const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  const int64_t total_steps = steps_per_epoch * epochs;
+  fmt::print(
+      "fashion_mnist_freeze: policy {}, {} epochs, {} training images, batch {}, {} torch "
+      "threads, logs in {}\n",
+      policy, epochs, n, batch, torch::get_num_threads(), options.log_dir());
+
+  const auto run_start = Clock::now();
+  std::vector<double> train_seconds;
+  double backward_seconds = 0, backward_reference = 0;
+  int64_t backward_steps = 0, reference_steps = 0, step = 0;
+  double test_acc = 0;
+  int completed = 0;
+  for (int epoch = 1; epoch <= epochs && !g_interrupted; ++epoch) {
+    model->train();
+    const auto order = torch::randperm(n, torch::kLong);
+    Progress progress(steps_per_epoch, epoch, epochs);
+    const auto epoch_start = Clock::now();
+    double loss_sum = 0;
+    int64_t done = 0;
+    for (int64_t b = 0; b < n && !g_interrupted; b += batch, ++step) {
+      const double current_lr =
+          0.5 * lr * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+      for (auto& group : optimizer.param_groups()) {
+        static_cast<torch::optim::SGDOptions&>(group.options()).lr(current_lr);
+      }
+      const auto index = order.narrow(0, b, std::min<int64_t>(batch, n - b));
+      optimizer.zero_grad();
+      auto loss = torch::cross_entropy_loss(model->forward(train.images.index_select(0, index)),
+                                            train.labels.index_select(0, index));
+      const auto backward_start = Clock::now();
+      loss.backward();
+      const double backward = seconds_since(backward_start);
+      backward_seconds += backward;
+      ++backward_steps;
+      if (monitor.frozen_layers().empty()) {
+        backward_reference += backward;
+        ++reference_steps;
+      }
+      optimizer.step();
+      loss_sum += loss.item<double>();
+      monitor.step();
+      progress.update(++done, fmt::format("{}", fmt::join(monitor.frozen_layers(), ", ")));
+    }
+    train_seconds.push_back(seconds_since(epoch_start));
+    if (g_interrupted) break;
+    std::string accuracy_text;
+    if (eval_each_epoch || epoch == epochs) {
+      test_acc = accuracy(model, test);
+      accuracy_text = fmt::format(", test accuracy {:.2f} %", test_acc);
+    }
+    fmt::print("epoch {}/{}: loss {:.4f}, train {:.1f} s{}\n", epoch, epochs,
+               loss_sum / static_cast<double>(done), train_seconds.back(), accuracy_text);
+    monitor.end_epoch();
+    completed = epoch;
+  }
+  if (g_interrupted) {
+    fmt::print(stderr,
+               "\nfashion_mnist_freeze: interrupted after {} complete epoch(s), step {}; "
+               "finishing the logs in {}\n",
+               completed, step, options.log_dir());
+  }
+  monitor.finish();
+
+  const double per_step_reference =
+      reference_steps > 0 ? backward_reference / static_cast<double>(reference_steps) : 0;
+  const double saved =
+      per_step_reference > 0 && backward_steps > 0
+          ? 1 - backward_seconds / (per_step_reference * static_cast<double>(backward_steps))
+          : 0;
+  nlohmann::json out;
+  out["policy"] = policy;
+  out["epochs"] = completed;
+  out["wall_s"] = std::round(seconds_since(run_start) * 100) / 100;
+  out["train_s_per_epoch"] = nlohmann::json::array();
+  for (const double s : train_seconds)
+    out["train_s_per_epoch"].push_back(std::round(s * 100) / 100);
+  out["test_acc"] = std::round(test_acc * 100) / 100;
+  out["frozen"] = nlohmann::json::object();
+  for (const auto& [layer, epoch] : monitor.stats().frozen) out["frozen"][layer] = epoch;
+  out["backward_saved_fraction"] = std::round(saved * 1000) / 1000;
+  out["train_images"] = n;
+  out["seed"] = seed;
+  if (g_interrupted) out["interrupted"] = true;
+  fmt::print("{}\n", out.dump());
+  return g_interrupted ? 130 : 0;
+}

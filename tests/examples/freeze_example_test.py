@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Bad input for build/bin/fashion_mnist_freeze: a missing or corrupt dataset, a bad config,
+and Ctrl-C. Each must end with a clear message and leave complete log lines behind.
+
+Usage: freeze_example_test.py BIN_DIR WORK_DIR [DATA_DIR]"""
+import gzip, json, os, shutil, signal, subprocess, sys, time
+
+bin_dir, work = sys.argv[1], sys.argv[2]
+data = sys.argv[3] if len(sys.argv) > 3 else "/usr/share/datasets/fashion-mnist"
+example = os.path.join(bin_dir, "fashion_mnist_freeze")
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+failures = []
+
+
+def check(name, condition, detail=""):
+    print(("ok   " if condition else "FAIL ") + name)
+    if not condition:
+        failures.append(f"{name}: {detail}")
+
+
+def run(*args, timeout=300):
+    return subprocess.run([example, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def jsonl_complete(path):
+    if not os.path.exists(path):
+        return False, "missing"
+    with open(path) as f:
+        text = f.read()
+    if text and not text.endswith("\n"):
+        return False, "last line is not terminated"
+    for line in text.splitlines():
+        json.loads(line)  # raises on a broken line
+    return True, f"{len(text.splitlines())} lines"
+
+
+# A missing dataset names the package and --data.
+r = run("--data", os.path.join(work, "nowhere"), "--epochs", "1")
+check("missing data: exit 3", r.returncode == 3, r.returncode)
+check("missing data: names the package", "dataset-fashion-mnist" in r.stderr and "--data" in r.stderr, r.stderr)
+
+# A truncated gz file is reported as corrupt, naming the file.
+corrupt = os.path.join(work, "corrupt")
+os.makedirs(corrupt)
+for name in os.listdir(data):
+    shutil.copy(os.path.join(data, name), corrupt)
+with open(os.path.join(corrupt, "train-images-idx3-ubyte.gz"), "rb") as f:
+    head = f.read(200000)
+with open(os.path.join(corrupt, "train-images-idx3-ubyte.gz"), "wb") as f:
+    f.write(head)
+r = run("--data", corrupt, "--epochs", "1")
+check("corrupt data: exit 3", r.returncode == 3, r.returncode)
+check("corrupt data: names the file", "train-images-idx3-ubyte" in r.stderr and
+      ("corrupt" in r.stderr or "truncated" in r.stderr), r.stderr)
+
+# Configs with an unknown policy or an out-of-range threshold name the key.
+for body, key in [({"freeze": {"policy": "greedy"}}, "freeze.policy"),
+                  ({"freeze": {"threshold": 1.5}}, "freeze.threshold"),
+                  ({"threads": 0}, "threads")]:
+    path = os.path.join(work, key + ".json")
+    with open(path, "w") as f:
+        json.dump(body, f)
+    r = run("--config", path, "--epochs", "1")
+    check(f"bad config {key}: exit 2", r.returncode == 2, r.returncode)
+    check(f"bad config {key}: named", key in r.stderr, r.stderr)
+
+# Ctrl-C mid-run: a clear message, exit 130, complete logs and a final JSON line.
+log_dir = os.path.join(work, "interrupted")
+p = subprocess.Popen([example, "--data", data, "--epochs", "3", "--train-subset", "4000",
+                      "--policy", "adaptive", "--log-dir", log_dir],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+deadline = time.time() + 240
+# Interrupt in the second epoch, once the first epoch's records exist.
+while time.time() < deadline and p.poll() is None:
+    path = os.path.join(log_dir, "convergence.jsonl")
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        break
+    time.sleep(0.2)
+time.sleep(1.0)
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=120)
+check("interrupt: exit 130", p.returncode == 130, f"{p.returncode} {err[-500:]}")
+check("interrupt: says so", "interrupted" in err, err[-500:])
+last = out.strip().splitlines()[-1] if out.strip() else ""
+try:
+    summary = json.loads(last)
+    check("interrupt: final JSON line", summary.get("interrupted") is True, last)
+except json.JSONDecodeError:
+    check("interrupt: final JSON line", False, last)
+for name in ["convergence.jsonl", "events.jsonl"]:
+    ok, detail = jsonl_complete(os.path.join(log_dir, name))
+    check(f"interrupt: {name} complete", ok, detail)
+
+if failures:
+    print("\n".join(failures), file=sys.stderr)
+    sys.exit(1)
