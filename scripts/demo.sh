@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and shows layerwatch on real data: a small network trained
-# on Fashion-MNIST (Debian's dataset-fashion-mnist) with per-layer convergence measured on a
-# fixed probe set, then the saved activations compared offline with `layerwatch compare`.
+# Installs what is missing, builds, and shows layerwatch on real data (Debian's
+# dataset-fashion-mnist): a CNN trained with freeze training (adaptive policy, default config),
+# per-layer convergence on the console, logs in build/demo/; then two saved activation
+# snapshots compared offline with `layerwatch compare`.
+#
+# LAYERWATCH_DEMO_EPOCHS (default 4) and LAYERWATCH_DEMO_SUBSET (training images, default all)
+# make it shorter or longer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
-data=build/data/fashion-mnist
 out=${LAYERWATCH_DEMO_DIR:-build/demo}
+mkdir -p "$out"
+echo "== Freeze training on Fashion-MNIST (adaptive policy, configs/default.json)"
+build/bin/fashion_mnist_freeze --policy adaptive --config configs/default.json \
+  --epochs "${LAYERWATCH_DEMO_EPOCHS:-4}" --train-subset "${LAYERWATCH_DEMO_SUBSET:-0}" \
+  --log-dir "$out/freeze"
+echo
+echo "Records: $out/freeze/convergence.jsonl, events (freezes): $out/freeze/events.jsonl"
+echo
+echo "== Saving per-layer activations of a small MLP, then comparing them offline"
+data=build/data/fashion-mnist
 mkdir -p "$data"
 for f in /usr/share/datasets/fashion-mnist/*.gz; do
   target="$data/$(basename "$f" .gz)"
   [[ -f "$target" ]] || gunzip -c "$f" >"$target"
 done
-echo "== Training an MLP on Fashion-MNIST; SVCCA per layer after each epoch"
-build/bin/fashion_mnist_layers --data "$data" --out "$out" --epochs "${LAYERWATCH_DEMO_EPOCHS:-3}"
-last=$(ls "$out"/fc1_epoch*.npy | sed 's/.*epoch\([0-9]*\).npy/\1/' | sort -n | tail -1)
+build/bin/fashion_mnist_layers --data "$data" --out "$out/mlp" --epochs 2 >/dev/null
+echo "layerwatch compare: fc1 after epoch 1 vs after epoch 2, every metric"
+build/bin/layerwatch compare "$out/mlp/fc1_epoch1.npy" "$out/mlp/fc1_epoch2.npy" --metric all
 echo
-echo "== layerwatch compare: fc1 after epoch 1 vs after epoch $last, every metric"
-build/bin/layerwatch compare "$out/fc1_epoch1.npy" "$out/fc1_epoch$last.npy" --metric all
-echo
-echo "== layerwatch compare: fc1 vs fc3 after training (different layers), JSON"
-build/bin/layerwatch compare "$out/fc1_epoch$last.npy" "$out/fc3_epoch$last.npy" --metric svcca,cka,procrustes --json
+echo "layerwatch compare: fc1 vs fc3 (different layers), JSON"
+build/bin/layerwatch compare "$out/mlp/fc1_epoch2.npy" "$out/mlp/fc3_epoch2.npy" \
+  --metric svcca,cka,procrustes --json

@@ -39,8 +39,8 @@ struct FreezeOptions {
   /// Policy. Default none.
   LAYERWATCH_ARG(FreezePolicyKind, policy) = FreezePolicyKind::kNone;
   /// adaptive: the convergence value (the monitor's metric vs the previous snapshot) a layer
-  /// must reach. Default 0.995, range (0, 1].
-  LAYERWATCH_ARG(double, threshold) = 0.995;
+  /// must reach. Default 0.88 (SVCCA, chosen on Fashion-MNIST; see docs/freeze.md), range (0, 1].
+  LAYERWATCH_ARG(double, threshold) = 0.88;
   /// adaptive: consecutive probe passes at or above the threshold. Default 1, range ≥ 1.
   LAYERWATCH_ARG(int64_t, patience) = 1;
   /// adaptive: no freezing before this many epochs are complete. Default 1, range ≥ 0.
