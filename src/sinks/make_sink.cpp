@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "layerwatch/sinks/console_sink.h"
+#include "layerwatch/sinks/csv_sink.h"
 #include "layerwatch/sinks/jsonl_sink.h"
 #include "layerwatch/sinks/sink.h"
 
@@ -25,8 +26,11 @@ std::shared_ptr<Sink> make_sink(const std::string& spec, const std::string& log_
   if (kind == "jsonl") {
     return std::make_shared<JsonlSink>(resolve(arg.empty() ? "convergence.jsonl" : arg, log_dir));
   }
-  throw std::invalid_argument(
-      fmt::format("unknown sink '{}': allowed are console, jsonl, jsonl:PATH", spec));
+  if (kind == "csv") {
+    return std::make_shared<CsvSink>(resolve(arg.empty() ? "convergence.csv" : arg, log_dir));
+  }
+  throw std::invalid_argument(fmt::format(
+      "unknown sink '{}': allowed are console, jsonl, jsonl:PATH, csv, csv:PATH", spec));
 }
 
 }  // namespace layerwatch

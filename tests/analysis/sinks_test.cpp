@@ -137,3 +137,32 @@ TEST(MakeSink, UnknownSpecsListTheAllowedForms) {
 
 }  // namespace
 }  // namespace layerwatch
+
+namespace layerwatch {
+namespace {
+
+TEST(CsvSink, WritesALongFormatTableWithAHeader) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "csv_sink_test";
+  std::filesystem::remove_all(dir);
+  auto sink = make_sink("csv", dir.string());
+  sink->open();
+  sink->write(record("conv1", 1, 0.93));
+  auto bad = record("odd,name", 2, std::nan(""));
+  bad.status = Status::kNonFinite;
+  sink->write(bad);
+  auto matrix = record("conv1", 2, 0.5);
+  matrix.reference = Reference::kFinal;
+  matrix.reference_layer = "fc";
+  sink->write(matrix);
+  sink->end_epoch(2);
+  const auto lines = lines_of((dir / "convergence.csv").string());
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "step,epoch,layer,reference,metric,value,status");
+  EXPECT_EQ(lines[1], "100,1,conv1,previous,svcca,0.93,ok");
+  EXPECT_EQ(lines[2], "200,2,\"odd,name\",previous,svcca,,non_finite");
+  EXPECT_EQ(lines[3], "200,2,conv1,final:fc,svcca,0.5,ok");
+  sink->close();
+}
+
+}  // namespace
+}  // namespace layerwatch

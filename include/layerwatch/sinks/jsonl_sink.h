@@ -32,8 +32,6 @@ class JsonlSink : public Sink {
   const std::string& events_path() const { return events_path_; }
 
  private:
-  void write_line(std::FILE* file, const std::string& line, const std::string& path);
-
   std::string path_;
   std::string events_path_;
   std::FILE* records_ = nullptr;

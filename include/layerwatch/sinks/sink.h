@@ -13,7 +13,8 @@
 /// All calls come from the analyzer, one at a time (never concurrently). A sink that throws
 /// from any call is counted as failing and reported once; training never stops for it.
 ///
-/// Sinks are chosen by a string with `make_sink`: "console", "jsonl" or "jsonl:PATH".
+/// Sinks are chosen by a string with `make_sink`: "console", "jsonl", "jsonl:PATH", "csv" or
+/// "csv:PATH".
 
 #include <cstdint>
 #include <memory>
@@ -39,8 +40,8 @@ class Sink {
 };
 
 /// Builds a sink from its spec. Relative paths are resolved against `log_dir`; a bare "jsonl"
-/// means `<log_dir>/convergence.jsonl`. Throws `std::invalid_argument` for an unknown spec,
-/// naming the allowed forms.
+/// means `<log_dir>/convergence.jsonl`, a bare "csv" `<log_dir>/convergence.csv`. Throws
+/// `std::invalid_argument` for an unknown spec, naming the allowed forms.
 std::shared_ptr<Sink> make_sink(const std::string& spec, const std::string& log_dir);
 
 }  // namespace layerwatch

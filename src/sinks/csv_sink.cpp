@@ -1,0 +1,53 @@
+#include "layerwatch/sinks/csv_sink.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "log_file.h"
+
+namespace layerwatch {
+namespace {
+
+// RFC 4180 quoting, only where needed (layer names are usually plain).
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char c : text) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+}  // namespace
+
+CsvSink::CsvSink(std::string path) : path_(std::move(path)) {}
+
+CsvSink::~CsvSink() { close(); }
+
+void CsvSink::open() {
+  close();
+  file_ = detail::open_log_file(path_);
+  detail::write_log_line(file_, "step,epoch,layer,reference,metric,value,status", path_);
+}
+
+void CsvSink::write(const ConvergenceRecord& r) {
+  std::string reference = to_string(r.reference);
+  if (!r.reference_layer.empty()) reference += ":" + r.reference_layer;
+  detail::write_log_line(
+      file_,
+      fmt::format("{},{},{},{},{},{},{}", r.step, r.epoch, csv_field(r.layer), csv_field(reference),
+                  similarity::to_string(r.metric),
+                  std::isfinite(r.value) ? fmt::format("{:.6g}", r.value) : std::string(),
+                  to_string(r.status)),
+      path_);
+}
+
+void CsvSink::end_epoch(int64_t /*epoch*/) { flush(); }
+
+void CsvSink::flush() { detail::flush_log_file(file_, path_); }
+
+void CsvSink::close() { detail::close_log_file(&file_); }
+
+}  // namespace layerwatch
