@@ -103,11 +103,7 @@ CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions opt
   for (size_t i = 0; i < names.size() && i < modules.size(); ++i) {
     freeze_targets_.push_back(FreezeTarget{names[i], modules[i], sequential});
   }
-  if (freeze_policy_) {
-    std::vector<std::string> order;
-    for (const auto& t : freeze_targets_) order.push_back(t.name);
-    freeze_policy_->set_layers(order);
-  }
+  publish_freeze_order();
   return handle;
 }
 
@@ -116,11 +112,14 @@ void Monitor::add_freeze_target(const std::string& name,
   if (!module)
     throw std::invalid_argument(fmt::format("freeze target '{}' is a null module", name));
   freeze_targets_.push_back(FreezeTarget{name, std::move(module), nullptr});
-  if (freeze_policy_) {
-    std::vector<std::string> order;
-    for (const auto& t : freeze_targets_) order.push_back(t.name);
-    freeze_policy_->set_layers(order);
-  }
+  publish_freeze_order();
+}
+
+void Monitor::publish_freeze_order() {
+  if (!freeze_policy_) return;
+  std::vector<std::string> order;
+  for (const auto& t : freeze_targets_) order.push_back(t.name);
+  freeze_policy_->set_layers(order);
 }
 
 void Monitor::attach_optimizer(torch::optim::Optimizer& optimizer) {

@@ -117,6 +117,8 @@ class Monitor {
  private:
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
   void apply_freeze_decisions();
+  // Tells the policy the freezable layers, in forward order (watch order).
+  void publish_freeze_order();
 
   struct FreezeTarget {
     std::string name;
