@@ -1,5 +1,7 @@
 #include "layerwatch/analysis/analyzer.h"
 
+#include "core/parse_name.h"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -15,10 +17,10 @@ const char* to_string(QueuePolicy policy) noexcept {
 }
 
 QueuePolicy parse_queue_policy(const std::string& name) {
-  if (name == "skip_to_newest") return QueuePolicy::kSkipToNewest;
-  if (name == "drop_newest") return QueuePolicy::kDropNewest;
-  throw std::invalid_argument(
-      fmt::format("unknown queue_policy '{}': allowed are skip_to_newest, drop_newest", name));
+  return detail::parse_name(
+      name,
+      std::initializer_list<QueuePolicy>{QueuePolicy::kSkipToNewest, QueuePolicy::kDropNewest},
+      "queue_policy");
 }
 
 struct Analyzer::Job {

@@ -1,5 +1,7 @@
 #include "layerwatch/analysis/records.h"
 
+#include "core/parse_name.h"
+
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -19,11 +21,10 @@ const char* to_string(Reference reference) noexcept {
 }
 
 Reference parse_reference(const std::string& name) {
-  for (const auto r : {Reference::kPrevious, Reference::kFirst, Reference::kFinal}) {
-    if (name == to_string(r)) return r;
-  }
-  throw std::invalid_argument(
-      fmt::format("unknown reference '{}': allowed are previous, first, final", name));
+  return detail::parse_name(
+      name,
+      std::initializer_list<Reference>{Reference::kPrevious, Reference::kFirst, Reference::kFinal},
+      "reference");
 }
 
 const char* to_string(MonitorEvent::Kind kind) noexcept {

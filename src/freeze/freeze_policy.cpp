@@ -1,5 +1,7 @@
 #include "layerwatch/freeze/freeze_policy.h"
 
+#include "core/parse_name.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -21,12 +23,11 @@ const char* to_string(FreezePolicyKind kind) noexcept {
 }
 
 FreezePolicyKind parse_freeze_policy(const std::string& name) {
-  for (const auto k :
-       {FreezePolicyKind::kNone, FreezePolicyKind::kLinear, FreezePolicyKind::kAdaptive}) {
-    if (name == to_string(k)) return k;
-  }
-  throw std::invalid_argument(
-      fmt::format("unknown freeze policy '{}': allowed are none, linear, adaptive", name));
+  return detail::parse_name(
+      name,
+      std::initializer_list<FreezePolicyKind>{FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
+                                              FreezePolicyKind::kAdaptive},
+      "freeze policy");
 }
 
 void FreezeOptions::validate() const {

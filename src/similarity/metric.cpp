@@ -1,5 +1,7 @@
 #include "layerwatch/similarity/metric.h"
 
+#include "core/parse_name.h"
+
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -48,13 +50,7 @@ const char* to_string(Metric metric) noexcept {
 }
 
 Metric parse_metric(const std::string& name) {
-  std::string allowed;
-  for (const auto m : all_metrics()) {
-    if (name == to_string(m)) return m;
-    allowed += allowed.empty() ? "" : ", ";
-    allowed += to_string(m);
-  }
-  throw std::invalid_argument(fmt::format("unknown metric '{}': allowed are {}", name, allowed));
+  return layerwatch::detail::parse_name(name, all_metrics(), "metric");
 }
 
 bool is_distance(Metric metric) noexcept { return metric == Metric::kProcrustes; }

@@ -1,5 +1,7 @@
 #include "layerwatch/sinks/record_json.h"
 
+#include "core/parse_name.h"
+
 #include <fmt/format.h>
 
 #include <cmath>
@@ -13,12 +15,12 @@ nlohmann::json number_or_null(double v) {
 }
 
 Status parse_status(const std::string& name) {
-  for (const auto s :
-       {Status::kOk, Status::kRankDeficient, Status::kTooFewSamples, Status::kNonFinite,
-        Status::kEmptyInput, Status::kZeroVariance, Status::kTooLarge, Status::kError}) {
-    if (name == to_string(s)) return s;
-  }
-  throw std::invalid_argument(fmt::format("unknown status '{}'", name));
+  return detail::parse_name(
+      name,
+      std::initializer_list<Status>{Status::kOk, Status::kRankDeficient, Status::kTooFewSamples,
+                                    Status::kNonFinite, Status::kEmptyInput, Status::kZeroVariance,
+                                    Status::kTooLarge, Status::kError},
+      "status");
 }
 
 template <typename T>
