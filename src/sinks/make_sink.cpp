@@ -7,6 +7,7 @@
 #include "layerwatch/sinks/csv_sink.h"
 #include "layerwatch/sinks/jsonl_sink.h"
 #include "layerwatch/sinks/sink.h"
+#include "layerwatch/sinks/tensorboard_sink.h"
 
 namespace layerwatch {
 namespace {
@@ -29,8 +30,12 @@ std::shared_ptr<Sink> make_sink(const std::string& spec, const std::string& log_
   if (kind == "csv") {
     return std::make_shared<CsvSink>(resolve(arg.empty() ? "convergence.csv" : arg, log_dir));
   }
+  if (kind == "tb") {
+    return std::make_shared<TensorBoardSink>(arg.empty() ? log_dir : resolve(arg, log_dir));
+  }
   throw std::invalid_argument(fmt::format(
-      "unknown sink '{}': allowed are console, jsonl, jsonl:PATH, csv, csv:PATH", spec));
+      "unknown sink '{}': allowed are console, jsonl, jsonl:PATH, csv, csv:PATH, tb, tb:DIR",
+      spec));
 }
 
 }  // namespace layerwatch

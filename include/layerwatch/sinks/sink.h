@@ -13,8 +13,8 @@
 /// All calls come from the analyzer, one at a time (never concurrently). A sink that throws
 /// from any call is counted as failing and reported once; training never stops for it.
 ///
-/// Sinks are chosen by a string with `make_sink`: "console", "jsonl", "jsonl:PATH", "csv" or
-/// "csv:PATH".
+/// Sinks are chosen by a string with `make_sink`: "console", "jsonl", "jsonl:PATH", "csv",
+/// "csv:PATH", "tb" or "tb:DIR" (TensorBoard).
 
 #include <cstdint>
 #include <memory>
@@ -40,7 +40,8 @@ class Sink {
 };
 
 /// Builds a sink from its spec. Relative paths are resolved against `log_dir`; a bare "jsonl"
-/// means `<log_dir>/convergence.jsonl`, a bare "csv" `<log_dir>/convergence.csv`. Throws
+/// means `<log_dir>/convergence.jsonl`, a bare "csv" `<log_dir>/convergence.csv`, a bare "tb"
+/// an event file in `<log_dir>` itself (so `tensorboard --logdir runs/` lists each run). Throws
 /// `std::invalid_argument` for an unknown spec, naming the allowed forms.
 std::shared_ptr<Sink> make_sink(const std::string& spec, const std::string& log_dir);
 
