@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "layerwatch 0.1.0");
   const auto run_compare = add_compare_command(app);
+  const auto run_report = add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("compare")) return run_compare();
+    if (app.got_subcommand("report")) return run_report();
   } catch (const std::exception& e) {
     fmt::print(stderr, "layerwatch: {}\n", e.what());
     return kExitFailure;

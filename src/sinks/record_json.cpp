@@ -34,6 +34,25 @@ T required(const nlohmann::json& o, const char* key) {
   }
 }
 
+MonitorEvent::Kind parse_event_kind(const std::string& name) {
+  using Kind = MonitorEvent::Kind;
+  return detail::parse_name(name,
+                            std::initializer_list<Kind>{
+                                Kind::kSnapshotEvicted, Kind::kSnapshotRefused, Kind::kJobsSkipped,
+                                Kind::kCaptureError, Kind::kSinkError, Kind::kFreeze, Kind::kNote},
+                            "event");
+}
+
+void check_schema(const nlohmann::json& o, const char* what) {
+  if (!o.is_object()) throw std::invalid_argument(fmt::format("{} must be a JSON object", what));
+  const int version = required<int>(o, "schema_version");
+  if (version != ConvergenceRecord::kSchemaVersion) {
+    throw std::invalid_argument(
+        fmt::format("schema_version {} is not supported (this build reads {})", version,
+                    ConvergenceRecord::kSchemaVersion));
+  }
+}
+
 }  // namespace
 
 nlohmann::json to_json(const ConvergenceRecord& r) {
@@ -70,14 +89,8 @@ nlohmann::json to_json(const MonitorEvent& e) {
 }
 
 ConvergenceRecord record_from_json(const nlohmann::json& o) {
-  if (!o.is_object()) throw std::invalid_argument("a record must be a JSON object");
+  check_schema(o, "a record");
   ConvergenceRecord r;
-  const int version = required<int>(o, "schema_version");
-  if (version != ConvergenceRecord::kSchemaVersion) {
-    throw std::invalid_argument(
-        fmt::format("schema_version {} is not supported (this build reads {})", version,
-                    ConvergenceRecord::kSchemaVersion));
-  }
   r.step = required<int64_t>(o, "step");
   r.epoch = required<int64_t>(o, "epoch");
   r.probe_index = o.value("probe_index", int64_t{0});
@@ -95,6 +108,19 @@ ConvergenceRecord record_from_json(const nlohmann::json& o) {
   r.compute_ms = o.value("compute_ms", 0.0);
   r.message = o.value("message", std::string());
   return r;
+}
+
+MonitorEvent event_from_json(const nlohmann::json& o) {
+  check_schema(o, "an event");
+  MonitorEvent e;
+  e.kind = parse_event_kind(required<std::string>(o, "event"));
+  e.step = required<int64_t>(o, "step");
+  e.epoch = required<int64_t>(o, "epoch");
+  e.layer = o.value("layer", std::string());
+  e.message = o.value("message", std::string());
+  if (o.contains("value") && o.at("value").is_number()) e.value = o.at("value").get<double>();
+  e.count = o.value("count", int64_t{0});
+  return e;
 }
 
 }  // namespace layerwatch

@@ -132,6 +132,7 @@ TEST(MakeSink, UnknownSpecsListTheAllowedForms) {
     FAIL();
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("jsonl:PATH"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("tb:DIR"), std::string::npos);
   }
 }
 

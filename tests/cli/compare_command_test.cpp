@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_runner.h"
 #include "test_util.h"
 
 namespace {
@@ -16,28 +17,9 @@ namespace {
 using layerwatch::testing::fixture_path;
 using layerwatch::testing::test_data_path;
 
-struct Run {
-  int code;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-Run run(const std::string& args) {
-  // One file per test process: ctest runs the tests of this binary in parallel processes.
-  const std::string err_file =
-      ::testing::TempDir() + "/layerwatch_cli_stderr_" + std::to_string(getpid()) + ".txt";
-  const std::string cmd =
-      std::string(LAYERWATCH_BIN_DIR) + "/layerwatch " + args + " 2>" + err_file;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t got;
-  while ((got = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), got);
-  const int status = pclose(pipe);
-  std::ifstream in(err_file);
-  std::string err((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, err};
-}
+// The command's result, as the tests below name it.
+using Run = layerwatch::testing::CommandResult;
+Run run(const std::string& args) { return layerwatch::testing::run_layerwatch(args); }
 
 nlohmann::json expected(const std::string& key) {
   std::ifstream in(fixture_path("expected.json"));

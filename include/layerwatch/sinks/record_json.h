@@ -22,5 +22,8 @@ nlohmann::json to_json(const MonitorEvent& event);
 /// Parses a record line's object; throws `std::invalid_argument` naming the missing or
 /// malformed key.
 ConvergenceRecord record_from_json(const nlohmann::json& object);
+/// Parses an event line's object; throws `std::invalid_argument` naming the missing or
+/// malformed key.
+MonitorEvent event_from_json(const nlohmann::json& object);
 
 }  // namespace layerwatch

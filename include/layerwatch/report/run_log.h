@@ -1,0 +1,34 @@
+#pragma once
+/// @file
+/// `read_run_log`: reads back what a run's sinks left in its log directory, tolerating the
+/// damage a killed or still-running process leaves (a truncated last line, a malformed line):
+/// every valid line is kept, every skipped one is named in `warnings`.
+///
+/// Files read from the run directory:
+///   convergence.jsonl  the records (JsonlSink)
+///   events.jsonl       freezes, skips, errors (JsonlSink)
+///   summary.json       optional: the training program's own summary (one JSON object)
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "layerwatch/analysis/records.h"
+
+namespace layerwatch {
+
+/// The contents of one run directory.
+struct RunLog {
+  std::string run_dir;
+  std::vector<ConvergenceRecord> records;  ///< In file order.
+  std::vector<MonitorEvent> events;        ///< In file order.
+  nlohmann::json summary;                  ///< summary.json's object, or null.
+  std::vector<std::string> warnings;       ///< What was skipped or missing, and why.
+};
+
+/// Reads `run_dir`. Throws `std::runtime_error` naming the path when it does not exist or is
+/// not a directory; everything else (missing files, bad lines) becomes a warning.
+RunLog read_run_log(const std::string& run_dir);
+
+}  // namespace layerwatch
