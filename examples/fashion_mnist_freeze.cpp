@@ -6,9 +6,10 @@
 //   build/bin/fashion_mnist_freeze --policy none --epochs 2 --train-subset 10000
 //
 // Ends with one JSON line: {"policy":…, "epochs":…, "wall_s":…, "train_s_per_epoch":[…],
-// "test_acc":…, "frozen":{"layer":epoch,…}, "backward_saved_fraction":…}. Logs (console,
-// convergence.jsonl, events.jsonl) go to --log-dir. Ctrl-C stops after the current step and
-// leaves complete logs.
+// "test_acc":…, "frozen":{"layer":epoch,…}, "backward_saved_fraction":…}. Every sink writes
+// into --log-dir (console, convergence.jsonl + events.jsonl, convergence.csv, a TensorBoard
+// event file; choose others with --sink), plus summary.json and report.html at the end.
+// Ctrl-C stops after the current step and leaves complete logs and the report.
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -19,11 +20,14 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "fashion_mnist_data.h"
 #include "layerwatch/monitor.h"
+#include "layerwatch/report/html_report.h"
 
 namespace {
 
@@ -116,6 +120,27 @@ double accuracy(Cnn& model, const fashion_mnist::Split& test) {
   return 100.0 * static_cast<double>(correct) / static_cast<double>(test.images.size(0));
 }
 
+// The run's summary beside its logs, and the report again so that it shows the summary too
+// (Monitor::finish wrote one before the summary existed).
+void write_summary_and_report(const nlohmann::json& summary,
+                              const layerwatch::MonitorOptions& options) {
+  const auto path = std::filesystem::path(options.log_dir()) / "summary.json";
+  std::ofstream file(path);
+  file << summary.dump(2) << "\n";
+  file.close();
+  if (!file) {
+    fmt::print(stderr, "fashion_mnist_freeze: cannot write {}\n", path.string());
+    return;
+  }
+  if (!options.report()) return;
+  try {
+    const auto result = layerwatch::write_report(options.log_dir());
+    fmt::print("report: {}\n", result.path);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "fashion_mnist_freeze: report not written: {}\n", e.what());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,6 +150,7 @@ int main(int argc, char** argv) {
   int64_t train_subset = 0;
   double lr = 0.05;
   bool eval_each_epoch = false, no_monitor = false;
+  std::vector<std::string> sinks;
   app.add_option("--policy", policy, "Freeze policy")
       ->check(CLI::IsMember({"none", "linear", "adaptive"}));
   app.add_option("--epochs", epochs, "Training epochs")->check(CLI::Range(1, 1000));
@@ -134,6 +160,9 @@ int main(int argc, char** argv) {
   app.add_option("--config", config, "JSON config (see configs/default.json)");
   app.add_option("--log-dir", log_dir,
                  "Log directory (default layerwatch_logs/fashion_mnist_<policy>)");
+  app.add_option("--sink", sinks,
+                 "Sink, repeatable: console, jsonl[:PATH], csv[:PATH], tb[:DIR] (default: all "
+                 "four, in the log directory)");
   app.add_option("--data", data, "Directory with the Fashion-MNIST IDX files (.gz or not)");
   app.add_option("--probe", probe_size, "Probe images (from the test set)")
       ->check(CLI::Range(100, 10000));
@@ -154,6 +183,7 @@ int main(int argc, char** argv) {
     if (freeze.planned_epochs() == 0) freeze.planned_epochs(epochs);
     options.freeze(freeze);
     options.log_dir(log_dir.empty() ? "layerwatch_logs/fashion_mnist_" + policy : log_dir);
+    if (!sinks.empty()) options.sinks(sinks);
     options.validate();
   } catch (const std::invalid_argument& e) {
     fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
@@ -285,6 +315,7 @@ int main(int argc, char** argv) {
   out["train_images"] = n;
   out["seed"] = seed;
   if (g_interrupted) out["interrupted"] = true;
+  if (monitor) write_summary_and_report(out, options);
   fmt::print("{}\n", out.dump());
   return g_interrupted ? 130 : 0;
 }

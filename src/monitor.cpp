@@ -1,5 +1,7 @@
 #include "layerwatch/monitor.h"
 
+#include "layerwatch/report/html_report.h"
+
 #include <fmt/format.h>
 #include <torch/torch.h>
 
@@ -245,6 +247,23 @@ void Monitor::finish() {
   if (finished_) return;
   analyzer_->finish();
   finished_ = true;
+  write_report_file();
+}
+
+void Monitor::write_report_file() {
+  const auto& sinks = options_.sinks();
+  if (!options_.report()) return;
+  if (std::find(sinks.begin(), sinks.end(), "jsonl") == sinks.end()) {
+    fmt::print(stderr,
+               "layerwatch: no report.html: the report reads <log_dir>/convergence.jsonl, so add "
+               "the \"jsonl\" sink (or set report to false)\n");
+    return;
+  }
+  try {
+    write_report(options_.log_dir());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "layerwatch: report.html not written: {}\n", e.what());
+  }
 }
 
 MonitorStats Monitor::stats() const {

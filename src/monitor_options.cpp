@@ -143,6 +143,7 @@ const std::map<std::string, Setter>& setters() {
        }},
       {"final_pass",
        [](const json& v, MonitorOptions& o) { o.final_pass(boolean(v, "final_pass")); }},
+      {"report", [](const json& v, MonitorOptions& o) { o.report(boolean(v, "report")); }},
       {"layer_matrix",
        [](const json& v, MonitorOptions& o) { o.layer_matrix(boolean(v, "layer_matrix")); }},
       {"probe_every_n_steps",

@@ -104,7 +104,8 @@ class Monitor {
   void probe();
   /// Waits until the analyzer has processed everything queued so far.
   void flush();
-  /// Final-reference pass, then closes the logs. Idempotent.
+  /// Final-reference pass, then closes the logs and writes `<log_dir>/report.html` (option
+  /// `report`). Idempotent.
   void finish();
 
   MonitorStats stats() const;
@@ -117,6 +118,8 @@ class Monitor {
  private:
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
   void apply_freeze_decisions();
+  // The HTML report from the jsonl log, at finish(); failures are printed, never thrown.
+  void write_report_file();
   // Tells the policy the freezable layers, in forward order (watch order).
   void publish_freeze_order();
 

@@ -77,8 +77,13 @@ struct MonitorOptions {
   LAYERWATCH_ARG(double, rbf_threshold) = 1.0;
   /// Directory of the log files. Default "layerwatch_logs".
   LAYERWATCH_ARG(std::string, log_dir) = "layerwatch_logs";
-  /// Sinks by spec ("console", "jsonl", "jsonl:PATH"). Default console and jsonl.
-  LAYERWATCH_ARG(std::vector<std::string>, sinks) = std::vector<std::string>{"console", "jsonl"};
+  /// Sinks by spec: "console", "jsonl", "jsonl:PATH", "csv", "csv:PATH", "tb", "tb:DIR" (see
+  /// `make_sink`). Default all four kinds, in `log_dir`: console, jsonl, csv and tb.
+  LAYERWATCH_ARG(std::vector<std::string>, sinks) = std::vector<std::string>{"console", "jsonl",
+                                                                             "csv", "tb"};
+  /// At `finish()`, write `<log_dir>/report.html` (see `report/html_report.h`) from the
+  /// `jsonl` sink's files; needs the bare "jsonl" sink. Default true.
+  LAYERWATCH_ARG(bool, report) = true;
   /// Freeze training: policy and its knobs (JSON: the "freeze" object). Default policy none.
   LAYERWATCH_ARG(FreezeOptions, freeze) = {};
 

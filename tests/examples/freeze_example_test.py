@@ -92,6 +92,38 @@ for name in ["convergence.jsonl", "events.jsonl"]:
     ok, detail = jsonl_complete(os.path.join(log_dir, name))
     check(f"interrupt: {name} complete", ok, detail)
 
+# Every sink writes into the log directory by default, and the report and summary follow.
+with open(os.path.join(log_dir, "convergence.csv")) as f:
+    csv_text = f.read()
+csv_rows = csv_text.splitlines()
+check("default sinks: csv complete", csv_text.endswith("\n") and len(csv_rows) > 1 and
+      csv_rows[0] == "step,epoch,layer,reference,metric,value,status" and
+      all(row.count(",") == 6 for row in csv_rows), csv_rows[:3])
+with open(os.path.join(log_dir, "convergence.jsonl")) as f:
+    check("default sinks: one csv row per record", len(csv_rows) - 1 == len(f.read().splitlines()))
+tb = [n for n in os.listdir(log_dir) if n.startswith("events.out.tfevents.")]
+check("default sinks: one TensorBoard file", len(tb) == 1 and
+      os.path.getsize(os.path.join(log_dir, tb[0])) > 100, tb)
+with open(os.path.join(log_dir, "summary.json")) as f:
+    check("summary.json written", json.load(f).get("interrupted") is True)
+with open(os.path.join(log_dir, "report.html")) as f:
+    page = f.read()
+check("report.html written", 'data-chart="convergence"' in page and "interrupted" in page)
+
+# --sink chooses the sinks (repeatable); a bad spec is refused up front.
+r = run("--sink", "kafka", "--epochs", "1")
+check("bad --sink: exit 2", r.returncode == 2, r.returncode)
+check("bad --sink: named", "kafka" in r.stderr and "tb:DIR" in r.stderr, r.stderr)
+chosen = os.path.join(work, "chosen_sinks")
+r = run("--data", data, "--epochs", "1", "--train-subset", "1000", "--log-dir", chosen,
+        "--sink", "jsonl", "--sink", "csv:table.csv")
+check("--sink run: exit 0", r.returncode == 0, r.stderr[-500:])
+names = sorted(os.listdir(chosen)) if os.path.isdir(chosen) else []
+check("--sink run: exactly the chosen sinks, summary and report",
+      names == ["convergence.jsonl", "events.jsonl", "report.html", "summary.json", "table.csv"],
+      names)
+check("--sink run: no console table", "learning dynamics" not in r.stdout, r.stdout[-500:])
+
 if failures:
     print("\n".join(failures), file=sys.stderr)
     sys.exit(1)
