@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and shows layerwatch on real data (Debian's
 # dataset-fashion-mnist): a CNN trained with freeze training (adaptive policy, default config),
-# per-layer convergence on the console, logs in build/demo/; then two saved activation
+# per-layer convergence on the console, logs (JSONL, CSV, TensorBoard) and an HTML report in
+# build/demo/freeze/; then two saved activation
 # snapshots compared offline with `layerwatch compare`.
 #
 # LAYERWATCH_DEMO_EPOCHS (default 4) and LAYERWATCH_DEMO_SUBSET (training images, default all)
@@ -17,7 +18,9 @@ build/bin/fashion_mnist_freeze --policy adaptive --config configs/default.json \
   --epochs "${LAYERWATCH_DEMO_EPOCHS:-4}" --train-subset "${LAYERWATCH_DEMO_SUBSET:-0}" \
   --log-dir "$out/freeze"
 echo
-echo "Records: $out/freeze/convergence.jsonl, events (freezes): $out/freeze/events.jsonl"
+echo "Report:      $out/freeze/report.html (open it in a browser)"
+echo "TensorBoard: tensorboard --logdir $out/freeze"
+echo "Records:     $out/freeze/convergence.jsonl and .csv, events (freezes): $out/freeze/events.jsonl"
 echo
 echo "== Saving per-layer activations of a small MLP, then comparing them offline"
 data=build/data/fashion-mnist
