@@ -23,15 +23,19 @@ using detail::xml_escape;
 bool is_matrix(const ConvergenceRecord& r) { return !r.reference_layer.empty(); }
 
 // Maps (step, epoch) to a fractional epoch: epoch e starts at the smallest step seen with
-// epoch e, and a snapshot between two starts sits proportionally between them.
+// epoch e, and a snapshot between two starts sits proportionally between them. A run that never
+// ended an epoch (all records in epoch 0, probed every N steps) is drawn against the step.
 class EpochAxis {
  public:
   explicit EpochAxis(const RunLog& log) {
-    for (const auto& r : log.records) note(r.epoch, r.step);
-    for (const auto& e : log.events) note(e.epoch, e.step);
+    std::set<int64_t> steps;
+    for (const auto& r : log.records) note(r.epoch, r.step), steps.insert(r.step);
+    for (const auto& e : log.events) note(e.epoch, e.step), steps.insert(e.step);
+    by_step_ = start_.size() <= 1 && steps.size() > 1;
   }
 
   double operator()(int64_t step, int64_t epoch) const {
+    if (by_step_) return static_cast<double>(step);
     const auto it = start_.find(epoch);
     if (it == start_.end()) return static_cast<double>(epoch);
     double length = 0;
@@ -45,20 +49,26 @@ class EpochAxis {
            std::min(0.999, static_cast<double>(step - it->second) / length);
   }
 
+  /// The axis title: "epoch" or "step".
+  const char* name() const { return by_step_ ? "step" : "epoch"; }
+  /// A point on the axis, e.g. "epoch 2.5" or "step 300".
+  std::string label(double x) const {
+    return fmt::format("{} {:g}", name(), std::round(x * 100) / 100);
+  }
+
  private:
   void note(int64_t epoch, int64_t step) {
     auto [it, inserted] = start_.emplace(epoch, step);
     if (!inserted) it->second = std::min(it->second, step);
   }
   std::map<int64_t, int64_t> start_;
+  bool by_step_ = false;
 };
 
 template <typename T>
 void add_unique(std::vector<T>* list, const T& value) {
   if (std::find(list->begin(), list->end(), value) == list->end()) list->push_back(value);
 }
-
-std::string epoch_label(double x) { return fmt::format("epoch {:g}", std::round(x * 100) / 100); }
 
 std::string summary_value(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
@@ -203,7 +213,7 @@ class ReportBuilder {
     for (const auto& metric : metrics_) {
       detail::LineChartSpec spec;
       spec.kind = kind;
-      spec.x_label = "epoch";
+      spec.x_label = axis_.name();
       spec.y_label = metric + " similarity";
       for (const auto& layer : layers_) {
         detail::Series series{layer, {}};
@@ -229,7 +239,7 @@ class ReportBuilder {
   std::string freeze_timeline() const {
     detail::TimelineSpec spec;
     spec.kind = "freeze-timeline";
-    spec.x_label = "epoch";
+    spec.x_label = axis_.name();
     spec.x_max = std::max(1.0, std::ceil(x_max_ - 1e-9));
     std::map<std::string, const MonitorEvent*> freezes;
     for (const auto& e : log_.events) {
@@ -249,8 +259,8 @@ class ReportBuilder {
       const double x = axis_(e.step, e.epoch);
       spec.frozen_from.emplace_back(x);
       spec.notes.push_back(std::isfinite(e.value)
-                               ? fmt::format("frozen at {} ({:.3f})", epoch_label(x), e.value)
-                               : fmt::format("frozen at {}", epoch_label(x)));
+                               ? fmt::format("frozen at {} ({:.3f})", axis_.label(x), e.value)
+                               : fmt::format("frozen at {}", axis_.label(x)));
     }
     std::string out =
         "<h2>Freeze timeline</h2>\n<p class=\"caption\">Grey: the layer trains. Blue: frozen "
@@ -285,7 +295,7 @@ class ReportBuilder {
       spec.x_label = "snapshot (training time)";
       spec.y_label = "layer";
       spec.value_label = metric + " to final";
-      for (const auto step : steps) spec.columns.push_back(epoch_label(step_x[step]));
+      for (const auto step : steps) spec.columns.push_back(axis_.label(step_x[step]));
       for (const auto& layer : layers_) {
         std::vector<double> row;
         bool any = false;

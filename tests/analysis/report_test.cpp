@@ -140,6 +140,16 @@ TEST(RenderReport, PlacesProbesWithinAnEpochAtFractionalEpochsAndEscapesNames) {
   EXPECT_NE(html.find("<title>layerwatch report: x</title>"), std::string::npos);
 }
 
+TEST(RenderReport, ARunThatNeverEndedAnEpochIsDrawnAgainstTheStep) {
+  RunLog log;
+  log.run_dir = "run";
+  log.records = {record("a", 50, 0, 0.8), record("a", 100, 0, 0.9), record("a", 150, 0, 0.95)};
+  const std::string html = render_report_html(log);
+  EXPECT_NE(html.find("a: 0.9000 at 100<"), std::string::npos);
+  EXPECT_NE(html.find("text-anchor=\"middle\">step</text>"), std::string::npos);
+  EXPECT_EQ(html.find("text-anchor=\"middle\">epoch</text>"), std::string::npos);
+}
+
 TEST(RenderReport, ShowsTheFreezeAndTheSummary) {
   RunLog log;
   log.run_dir = "run";
