@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <thread>
+#include <vector>
 
 #include "activation_state.h"
 #include "linalg.h"
@@ -75,9 +77,58 @@ Eigen::MatrixXd ActivationState::centred_as_double() const {
 
 namespace {
 
-// Centres the columns in one pass per column, in float64, dropping exactly-constant columns
-// (dead units) and rejecting non-finite values. The copy into the working precision is the only
-// pass over the data besides the products themselves.
+// Large inputs are centred by two threads, each on half of the columns (the copy is memory
+// bound, and one core does not saturate memory bandwidth); small ones by the caller alone.
+constexpr Eigen::Index kParallelCentringElements = Eigen::Index{1} << 20;
+
+template <typename Scalar>
+std::string non_finite_message(
+    const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& x) {
+  int64_t non_finite = 0;
+  Eigen::Index first_row = -1, first_col = -1;
+  for (Eigen::Index j = 0; j < x.cols(); ++j) {
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+      if (std::isfinite(x(i, j))) continue;
+      if (non_finite++ == 0) {
+        first_row = i;
+        first_col = j;
+      }
+    }
+  }
+  if (non_finite == 0) return "";
+  return fmt::format(
+      "input has {} non-finite value(s) (NaN or Inf), first at row {}, column {}; "
+      "check the activations or the probe inputs",
+      non_finite, first_row, first_col);
+}
+
+// Centres the columns [begin, end) of `x` into the same columns of `out`, in float64, in one
+// pass per column while the column is in cache: mean, constancy, then the centred copy.
+// Returns false when a column sum is not finite (NaN or Inf somewhere, checked exactly later).
+template <typename Scalar, typename Out>
+bool centre_columns(
+    const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& x,
+    Eigen::Index begin, Eigen::Index end, Out& out, std::vector<char>& constant, double& squared) {
+  using OutScalar = typename Out::Scalar;
+  const Eigen::Index n = x.rows();
+  squared = 0;
+  for (Eigen::Index j = begin; j < end; ++j) {
+    const auto column = x.col(j);
+    const double sum = column.template cast<double>().sum();
+    if (!std::isfinite(sum)) return false;
+    const double mean = sum / static_cast<double>(n);
+    constant[j] = column.minCoeff() == column.maxCoeff();  // a dead unit
+    if (constant[j]) continue;
+    const auto centred = column.template cast<double>().array() - mean;
+    out.col(j) = centred.template cast<OutScalar>().matrix();
+    squared += centred.square().sum();
+  }
+  return true;
+}
+
+// Centres the columns in float64, drops exactly-constant columns (dead units) and rejects
+// non-finite values. The copy into the working precision is the only pass over the data
+// besides the products themselves.
 template <typename Scalar>
 std::shared_ptr<ActivationState> prepare(
     const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& x,
@@ -92,60 +143,61 @@ std::shared_ptr<ActivationState> prepare(
                                  x.rows(), x.cols());
     return state;
   }
-  const Eigen::Index n = x.rows();
-  // Whole-column Eigen reductions vectorise; a column (n values) stays in cache between them.
-  if (!x.allFinite()) {
-    int64_t non_finite = 0;
-    Eigen::Index first_row = -1, first_col = -1;
-    for (Eigen::Index j = 0; j < x.cols(); ++j) {
-      for (Eigen::Index i = 0; i < n; ++i) {
-        if (std::isfinite(x(i, j))) continue;
-        if (non_finite++ == 0) {
-          first_row = i;
-          first_col = j;
-        }
-      }
-    }
-    state->status = Status::kNonFinite;
-    state->message = fmt::format(
-        "input has {} non-finite value(s) (NaN or Inf), first at row {}, column {}; "
-        "check the activations or the probe inputs",
-        non_finite, first_row, first_col);
-    return state;
-  }
-  std::vector<double> means(x.cols());
-  std::vector<Eigen::Index> kept;
-  kept.reserve(x.cols());
-  for (Eigen::Index j = 0; j < x.cols(); ++j) {
-    const auto column = x.col(j);
-    means[j] = column.template cast<double>().sum() / static_cast<double>(n);
-    if (column.minCoeff() == column.maxCoeff()) {
-      state->dropped_constant.push_back(j);  // exactly constant: a dead unit
-    } else {
-      kept.push_back(j);
-    }
-  }
-  if (kept.empty()) {
-    state->status = Status::kZeroVariance;
-    state->message = fmt::format("all {} features are constant: nothing to compare", x.cols());
-    return state;
-  }
+  const Eigen::Index p = x.cols();
+  std::vector<char> constant(p, 0);
   const auto fill = [&](auto& out) {
-    using Out = typename std::decay_t<decltype(out)>::Scalar;
-    out.resize(n, static_cast<Eigen::Index>(kept.size()));
-    double squared = 0;
-    for (size_t k = 0; k < kept.size(); ++k) {
-      auto dest = out.col(static_cast<Eigen::Index>(k));
-      const auto centred = x.col(kept[k]).template cast<double>().array() - means[kept[k]];
-      dest = centred.template cast<Out>().matrix();
-      squared += centred.square().sum();
+    out.resize(x.rows(), p);
+    const bool parallel =
+        x.size() >= kParallelCentringElements && p >= 2 && std::thread::hardware_concurrency() >= 2;
+    const Eigen::Index half = parallel ? p / 2 : p;
+    double squared_a = 0, squared_b = 0;
+    bool finite_b = true;
+    std::thread second;
+    if (parallel) {
+      second = std::thread(
+          [&] { finite_b = centre_columns<Scalar>(x, half, p, out, constant, squared_b); });
     }
-    state->squared_norm = squared;
+    const bool finite_a = centre_columns<Scalar>(x, 0, half, out, constant, squared_a);
+    if (second.joinable()) second.join();
+    state->squared_norm = squared_a + squared_b;
+    return finite_a && finite_b;
+  };
+  const bool finite =
+      precision == Precision::kFloat32 ? fill(state->centred32) : fill(state->centred64);
+  if (!finite) {
+    // A non-finite column sum: NaN/Inf in the data (or, for float64 input, an overflowing sum
+    // of huge values, which the exact check below tells apart).
+    state->status = Status::kNonFinite;
+    state->message = non_finite_message<Scalar>(x);
+    if (state->message.empty()) {
+      state->message =
+          "activations are so large that their column sums overflow float64 (|values| near "
+          "1e308); rescale them";
+    }
+    state->centred32.resize(0, 0);
+    state->centred64.resize(0, 0);
+    return state;
+  }
+  Eigen::Index kept = 0;
+  const auto compact = [&](auto& out) {
+    for (Eigen::Index j = 0; j < p; ++j) {
+      if (constant[j]) {
+        state->dropped_constant.push_back(j);
+        continue;
+      }
+      if (kept != j) out.col(kept) = out.col(j);
+      ++kept;
+    }
+    if (kept < p) out.conservativeResize(Eigen::NoChange, kept);
   };
   if (precision == Precision::kFloat32) {
-    fill(state->centred32);
+    compact(state->centred32);
   } else {
-    fill(state->centred64);
+    compact(state->centred64);
+  }
+  if (kept == 0) {
+    state->status = Status::kZeroVariance;
+    state->message = fmt::format("all {} features are constant: nothing to compare", p);
   }
   return state;
 }
