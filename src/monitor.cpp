@@ -178,18 +178,31 @@ void Monitor::step() {
   apply_freeze_decisions();
   const bool start = steps_ == 1 && options_.probe_at_start();
   const int64_t every = options_.probe_every_n_steps();
-  if (start || (every > 0 && steps_ % every == 0)) probe();
+  if (start || (every > 0 && (steps_ - epoch_start_step_) % every == 0)) {
+    probe();
+    wait_for_freeze_decisions();
+  }
 }
 
 void Monitor::end_epoch() {
   apply_freeze_decisions();
   ++epochs_;
-  if (options_.probe_each_epoch()) probe();
+  // The same weights were just probed by step(): that snapshot already stands for this epoch.
+  if (options_.probe_each_epoch() && last_probe_step_ != steps_) probe();
+  epoch_start_step_ = steps_;
   analyzer_->end_epoch(epochs_, steps_);
+  wait_for_freeze_decisions();
+}
+
+void Monitor::wait_for_freeze_decisions() {
+  if (!freeze_policy_ || !options_.freeze().wait_for_decisions()) return;
+  analyzer_->flush();
+  apply_freeze_decisions();
 }
 
 void Monitor::probe() {
   if (!probing_ || finished_) return;
+  last_probe_step_ = steps_;
   const auto start = std::chrono::steady_clock::now();
   const int64_t total = probe_inputs_.size(0);
   detail::ProbeLayout layout;

@@ -103,6 +103,10 @@ const std::map<std::string, FreezeSetter>& freeze_setters() {
        [](const json& v, FreezeOptions& o) {
          o.linear_start(fraction(v, "freeze.linear_start", false));
        }},
+      {"wait_for_decisions",
+       [](const json& v, FreezeOptions& o) {
+         o.wait_for_decisions(boolean(v, "freeze.wait_for_decisions"));
+       }},
   };
   return kSetters;
 }

@@ -118,6 +118,8 @@ class Monitor {
  private:
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
   void apply_freeze_decisions();
+  // With freeze.wait_for_decisions: lets the analyzer catch up, then applies its decisions.
+  void wait_for_freeze_decisions();
   // The HTML report from the jsonl log, at finish(); failures are printed, never thrown.
   void write_report_file();
   // Tells the policy the freezable layers, in forward order (watch order).
@@ -143,6 +145,8 @@ class Monitor {
   bool probing_ = true;
   bool finished_ = false;
   int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;
+  int64_t epoch_start_step_ = 0;  // steps_ when the current epoch began
+  int64_t last_probe_step_ = -1;  // steps_ at the last probe pass (−1: none yet)
   double probe_seconds_ = 0;
 };
 

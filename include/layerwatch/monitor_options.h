@@ -37,7 +37,11 @@ struct MonitorOptions {
   LAYERWATCH_ARG(int64_t, reference_lag) = 1;
   /// At `finish()`, compare every stored snapshot with its layer's last one. Default true.
   LAYERWATCH_ARG(bool, final_pass) = true;
-  /// Run a probe pass every this many `step()` calls; 0 = never (default).
+  /// Run a probe pass every this many `step()` calls counted from the start of each epoch, so
+  /// every epoch is probed at the same points; 0 = never (default). Choose a divisor of the
+  /// epoch length to keep the probes evenly spaced (the epoch-end probe follows the last one).
+  /// Never two probe passes at the same step: an epoch-end probe that falls on a step probe is
+  /// the same snapshot and is not repeated.
   LAYERWATCH_ARG(int64_t, probe_every_n_steps) = 0;
   /// Run a probe pass at every `end_epoch()`. Default true.
   LAYERWATCH_ARG(bool, probe_each_epoch) = true;

@@ -242,8 +242,9 @@ TEST(Monitor, UnwritableLogDirDisablesOnlyThatSink) {
                   MonitorOptions().log_dir((blocker / "logs").string()).sinks({"jsonl"}),
                   {recorder});
   monitor.watch(model);
+  monitor.step();  // probe at start
   monitor.step();
-  monitor.end_epoch();
+  monitor.end_epoch();  // a second snapshot, one step later: one record per layer
   monitor.finish();
   EXPECT_EQ(monitor.analyzer().sink_failures().size(), 1u);
   EXPECT_FALSE(recorder->records.empty());  // nothing lost for the working sink
@@ -253,6 +254,34 @@ TEST(Monitor, InvalidOptionsAreRejectedAtConstruction) {
   torch::nn::Sequential model(torch::nn::Linear(4, 3));
   EXPECT_THROW(Monitor(model, torch::randn({10, 4}), MonitorOptions().threads(0)),
                std::invalid_argument);
+}
+
+TEST(Monitor, StepProbesRestartEveryEpochAndNeverRepeatAStep) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({40, 4}), quiet("probe_schedule").probe_every_n_steps(4),
+                  {recorder});
+  monitor.watch(model);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    for (int s = 0; s < 10; ++s) {  // 10 steps per epoch: probes at 4 and 8
+      monitor.step();
+      monitor.flush();  // analyse every snapshot (none skipped)
+    }
+    monitor.end_epoch();  // and at 10
+  }
+  for (int s = 0; s < 8; ++s) {  // probes at 24 and 28
+    monitor.step();
+    monitor.flush();
+  }
+  monitor.end_epoch();  // 28 again: not repeated
+  monitor.finish();
+  std::vector<int64_t> steps;
+  for (const auto& r : recorder->records) {
+    if (r.reference == Reference::kPrevious) steps.push_back(r.step);
+  }
+  // The first snapshot (step 4) has no predecessor, so records start at step 8.
+  EXPECT_EQ(steps, (std::vector<int64_t>{8, 10, 14, 18, 20, 24, 28}));
+  EXPECT_EQ(monitor.stats().probe_passes, 8);
 }
 
 TEST(Monitor, CaptureHandleStopsExplicitTaps) {
@@ -323,6 +352,63 @@ TEST(MonitorFreezing, AdaptivePolicyFreezesTheConvergedPrefixAndItStopsMoving) {
     }
   }
   EXPECT_EQ(freeze_events, 3);
+}
+
+// One seeded training run with the adaptive policy and probes every 5 steps (10 per epoch);
+// returns the freeze events and the final parameters.
+struct FreezeRun {
+  std::vector<std::pair<std::string, int64_t>> freezes;  // (layer, step)
+  std::vector<torch::Tensor> parameters;
+};
+
+FreezeRun run_freezing_toy(const std::string& name) {
+  torch::manual_seed(11);
+  torch::nn::Sequential model(torch::nn::Linear(8, 16), torch::nn::ReLU(),
+                              torch::nn::Linear(16, 16), torch::nn::ReLU(),
+                              torch::nn::Linear(16, 3));
+  const auto x = torch::randn({400, 8});
+  const auto y = x.narrow(1, 0, 3).argmax(1);
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, x.narrow(0, 0, 200),
+                  quiet(name).probe_every_n_steps(5).freeze(FreezeOptions()
+                                                                .policy(FreezePolicyKind::kAdaptive)
+                                                                .threshold(0.5)
+                                                                .min_epochs(0)
+                                                                .max_frozen_fraction(0.6)),
+                  {recorder});
+  monitor.watch(model);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  monitor.attach_optimizer(optimizer);
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    for (int64_t b = 0; b < 400; b += 40) {
+      optimizer.zero_grad();
+      torch::cross_entropy_loss(model->forward(x.narrow(0, b, 40)), y.narrow(0, b, 40)).backward();
+      optimizer.step();
+      monitor.step();
+    }
+    monitor.end_epoch();  // no flush(): the monitor waits for its decisions itself
+  }
+  monitor.finish();
+  FreezeRun run;
+  for (const auto& e : recorder->events) {
+    if (e.kind == MonitorEvent::Kind::kFreeze) run.freezes.emplace_back(e.layer, e.step);
+  }
+  for (const auto& p : model->parameters()) run.parameters.push_back(p.detach().clone());
+  return run;
+}
+
+TEST(MonitorFreezing, WaitingForDecisionsFreezesAtTheProbeStepAndRepeatsExactly) {
+  const FreezeRun a = run_freezing_toy("wait_a");
+  const FreezeRun b = run_freezing_toy("wait_b");
+  ASSERT_EQ(a.freezes.size(), 3u);
+  for (const auto& [layer, step] : a.freezes) {
+    EXPECT_EQ(step % 5, 0) << layer << " froze at step " << step << ", not at a probe step";
+  }
+  EXPECT_EQ(a.freezes, b.freezes);
+  ASSERT_EQ(a.parameters.size(), b.parameters.size());
+  for (size_t i = 0; i < a.parameters.size(); ++i) {
+    EXPECT_TRUE(torch::equal(a.parameters[i], b.parameters[i])) << "parameter " << i;
+  }
 }
 
 TEST(MonitorFreezing, WithoutAnOptimizerNothingIsFrozenAndItSaysWhy) {
