@@ -312,6 +312,12 @@ int main(int argc, char** argv) {
     for (const auto& [layer, epoch] : monitor->stats().frozen) out["frozen"][layer] = epoch;
   }
   out["backward_saved_fraction"] = std::round(saved * 1000) / 1000;
+  if (monitor) {
+    // What the monitor cost the training thread: probe passes, and waiting for freeze decisions.
+    const auto stats = monitor->stats();
+    out["monitor_probe_s"] = std::round(stats.probe_seconds * 100) / 100;
+    out["monitor_wait_s"] = std::round(stats.decision_wait_seconds * 100) / 100;
+  }
   out["train_images"] = n;
   out["seed"] = seed;
   if (g_interrupted) out["interrupted"] = true;

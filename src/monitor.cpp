@@ -196,7 +196,10 @@ void Monitor::end_epoch() {
 
 void Monitor::wait_for_freeze_decisions() {
   if (!freeze_policy_ || !options_.freeze().wait_for_decisions()) return;
+  const auto start = std::chrono::steady_clock::now();
   analyzer_->flush();
+  decision_wait_seconds_ +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   apply_freeze_decisions();
 }
 
@@ -285,6 +288,7 @@ MonitorStats Monitor::stats() const {
   s.epochs = epochs_;
   s.probe_passes = probe_passes_;
   s.probe_seconds = probe_seconds_;
+  s.decision_wait_seconds = decision_wait_seconds_;
   s.capture_errors = capture_errors_;
   s.frozen = frozen_epochs_;
   s.analyzer = analyzer_->stats();

@@ -40,10 +40,13 @@ namespace layerwatch {
 
 /// Counters of a Monitor.
 struct MonitorStats {
-  int64_t steps = 0;           ///< `step()` calls.
-  int64_t epochs = 0;          ///< `end_epoch()` calls.
-  int64_t probe_passes = 0;    ///< Probe passes run.
-  double probe_seconds = 0;    ///< Training-thread time spent in probe passes.
+  int64_t steps = 0;         ///< `step()` calls.
+  int64_t epochs = 0;        ///< `end_epoch()` calls.
+  int64_t probe_passes = 0;  ///< Probe passes run.
+  double probe_seconds = 0;  ///< Training-thread time spent in probe passes.
+  /// Training-thread time spent waiting for the analyzer's freeze decisions
+  /// (`FreezeOptions::wait_for_decisions`); 0 without a freeze policy.
+  double decision_wait_seconds = 0;
   int64_t capture_errors = 0;  ///< Layers that could not be captured (summed over passes).
   std::map<std::string, int64_t> frozen;  ///< Frozen layers and the epoch they were frozen at.
   AnalyzerStats analyzer;                 ///< The analyzer's and the store's counters.
@@ -148,6 +151,7 @@ class Monitor {
   int64_t epoch_start_step_ = 0;  // steps_ when the current epoch began
   int64_t last_probe_step_ = -1;  // steps_ at the last probe pass (−1: none yet)
   double probe_seconds_ = 0;
+  double decision_wait_seconds_ = 0;
 };
 
 }  // namespace layerwatch

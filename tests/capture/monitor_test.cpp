@@ -354,11 +354,12 @@ TEST(MonitorFreezing, AdaptivePolicyFreezesTheConvergedPrefixAndItStopsMoving) {
   EXPECT_EQ(freeze_events, 3);
 }
 
-// One seeded training run with the adaptive policy and probes every 5 steps (10 per epoch);
+// One seeded training run with the adaptive policy and probes every 5 steps (two per epoch of 10);
 // returns the freeze events and the final parameters.
 struct FreezeRun {
   std::vector<std::pair<std::string, int64_t>> freezes;  // (layer, step)
   std::vector<torch::Tensor> parameters;
+  MonitorStats stats;
 };
 
 FreezeRun run_freezing_toy(const std::string& name) {
@@ -394,6 +395,7 @@ FreezeRun run_freezing_toy(const std::string& name) {
     if (e.kind == MonitorEvent::Kind::kFreeze) run.freezes.emplace_back(e.layer, e.step);
   }
   for (const auto& p : model->parameters()) run.parameters.push_back(p.detach().clone());
+  run.stats = monitor.stats();
   return run;
 }
 
@@ -405,6 +407,10 @@ TEST(MonitorFreezing, WaitingForDecisionsFreezesAtTheProbeStepAndRepeatsExactly)
     EXPECT_EQ(step % 5, 0) << layer << " froze at step " << step << ", not at a probe step";
   }
   EXPECT_EQ(a.freezes, b.freezes);
+  // The waits are counted apart from the probe passes (2 per epoch, none at the start here).
+  EXPECT_EQ(a.stats.probe_passes, 6);
+  EXPECT_GT(a.stats.decision_wait_seconds, 0.0);
+  EXPECT_GT(a.stats.probe_seconds, 0.0);
   ASSERT_EQ(a.parameters.size(), b.parameters.size());
   for (size_t i = 0; i < a.parameters.size(); ++i) {
     EXPECT_TRUE(torch::equal(a.parameters[i], b.parameters[i])) << "parameter " << i;
