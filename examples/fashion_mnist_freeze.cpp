@@ -202,6 +202,10 @@ int main(int argc, char** argv) {
     train.images = train.images.narrow(0, 0, train_subset);
     train.labels = train.labels.narrow(0, 0, train_subset);
   }
+  const int64_t n = train.images.size(0);
+  const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  // Lets probes_per_epoch space the probes of the first epoch too.
+  if (options.steps_per_epoch() == 0) options.steps_per_epoch(steps_per_epoch);
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   torch::manual_seed(seed);
 
@@ -222,8 +226,6 @@ int main(int argc, char** argv) {
   };
 
   std::signal(SIGINT, on_interrupt);
-  const int64_t n = train.images.size(0);
-  const int64_t steps_per_epoch = (n + batch - 1) / batch;
   const int64_t total_steps = steps_per_epoch * epochs;
   fmt::print(
       "fashion_mnist_freeze: policy {}, {} epochs, {} training images, batch {}, {} torch "

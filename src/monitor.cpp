@@ -178,7 +178,8 @@ void Monitor::step() {
   apply_freeze_decisions();
   const bool start = steps_ == 1 && options_.probe_at_start();
   const int64_t every = options_.probe_every_n_steps();
-  if (start || (every > 0 && (steps_ - epoch_start_step_) % every == 0)) {
+  const int64_t in_epoch = steps_ - epoch_start_step_;
+  if (start || (every > 0 && in_epoch % every == 0) || within_epoch_probe_due(in_epoch)) {
     probe();
     wait_for_freeze_decisions();
   }
@@ -189,9 +190,21 @@ void Monitor::end_epoch() {
   ++epochs_;
   // The same weights were just probed by step(): that snapshot already stands for this epoch.
   if (options_.probe_each_epoch() && last_probe_step_ != steps_) probe();
+  previous_epoch_steps_ = steps_ - epoch_start_step_;
   epoch_start_step_ = steps_;
   analyzer_->end_epoch(epochs_, steps_);
   wait_for_freeze_decisions();
+}
+
+bool Monitor::within_epoch_probe_due(int64_t in_epoch) const {
+  const int64_t parts = options_.probes_per_epoch();
+  const int64_t length =
+      options_.steps_per_epoch() > 0 ? options_.steps_per_epoch() : previous_epoch_steps_;
+  if (parts < 2 || length < 2 || in_epoch >= length) return false;
+  // Probe j of `parts` sits at round(j·length/parts); the last one is end_epoch()'s.
+  const auto offset = [&](int64_t j) { return (2 * j * length + parts) / (2 * parts); };
+  const int64_t j = (in_epoch * parts + length / 2) / length;
+  return j >= 1 && j < parts && offset(j) == in_epoch;
 }
 
 void Monitor::wait_for_freeze_decisions() {

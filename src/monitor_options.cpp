@@ -154,6 +154,14 @@ const std::map<std::string, Setter>& setters() {
        [](const json& v, MonitorOptions& o) {
          o.probe_every_n_steps(integer_in(v, "probe_every_n_steps", 0, int64_t{1} << 40));
        }},
+      {"probes_per_epoch",
+       [](const json& v, MonitorOptions& o) {
+         o.probes_per_epoch(integer_in(v, "probes_per_epoch", 1, 1000));
+       }},
+      {"steps_per_epoch",
+       [](const json& v, MonitorOptions& o) {
+         o.steps_per_epoch(integer_in(v, "steps_per_epoch", 0, int64_t{1} << 40));
+       }},
       {"probe_each_epoch",
        [](const json& v, MonitorOptions& o) {
          o.probe_each_epoch(boolean(v, "probe_each_epoch"));
@@ -254,6 +262,8 @@ void MonitorOptions::validate() const {
   }
   range("reference_lag", reference_lag_, 1, 1000);
   range("probe_every_n_steps", probe_every_n_steps_, 0, int64_t{1} << 40);
+  range("probes_per_epoch", probes_per_epoch_, 1, 1000);
+  range("steps_per_epoch", steps_per_epoch_, 0, int64_t{1} << 40);
   range("probe_batch_size", probe_batch_size_, 1, int64_t{1} << 20);
   range("sample_cap", sample_cap_, 16, int64_t{1} << 26);
   range("history", history_, 2, 100000);

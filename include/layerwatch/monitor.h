@@ -121,6 +121,9 @@ class Monitor {
  private:
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
   void apply_freeze_decisions();
+  // True when step `in_epoch` (counted from the epoch's start) is one of the evenly spaced
+  // probes of `probes_per_epoch` before the epoch's end.
+  bool within_epoch_probe_due(int64_t in_epoch) const;
   // With freeze.wait_for_decisions: lets the analyzer catch up, then applies its decisions.
   void wait_for_freeze_decisions();
   // The HTML report from the jsonl log, at finish(); failures are printed, never thrown.
@@ -148,8 +151,9 @@ class Monitor {
   bool probing_ = true;
   bool finished_ = false;
   int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;
-  int64_t epoch_start_step_ = 0;  // steps_ when the current epoch began
-  int64_t last_probe_step_ = -1;  // steps_ at the last probe pass (−1: none yet)
+  int64_t epoch_start_step_ = 0;      // steps_ when the current epoch began
+  int64_t previous_epoch_steps_ = 0;  // length of the last completed epoch (0: none yet)
+  int64_t last_probe_step_ = -1;      // steps_ at the last probe pass (−1: none yet)
   double probe_seconds_ = 0;
   double decision_wait_seconds_ = 0;
 };

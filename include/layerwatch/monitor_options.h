@@ -43,6 +43,16 @@ struct MonitorOptions {
   /// Never two probe passes at the same step: an epoch-end probe that falls on a step probe is
   /// the same snapshot and is not repeated.
   LAYERWATCH_ARG(int64_t, probe_every_n_steps) = 0;
+  /// Probe passes per epoch, evenly spaced, the last at `end_epoch()` (2: one in the middle of
+  /// each epoch and one at its end). Default 1, range [1, 1000]. The spacing needs the epoch's
+  /// length: `steps_per_epoch`, or else the length of the previous epoch, so without
+  /// `steps_per_epoch` the first epoch is probed only at its end. Finer curves; note that the
+  /// `previous` reference is then that much closer, so values are higher and an adaptive
+  /// freeze threshold tuned on whole epochs fires earlier (docs/freeze.md).
+  LAYERWATCH_ARG(int64_t, probes_per_epoch) = 1;
+  /// Steps (`step()` calls) per epoch, for `probes_per_epoch`; 0 (default) = learn it from the
+  /// previous epoch.
+  LAYERWATCH_ARG(int64_t, steps_per_epoch) = 0;
   /// Run a probe pass at every `end_epoch()`. Default true.
   LAYERWATCH_ARG(bool, probe_each_epoch) = true;
   /// Run a probe pass at the first `step()`, before training has moved the weights far

@@ -29,6 +29,8 @@ TEST(MonitorOptions, ShippedDefaultConfigEqualsTheBuiltInDefaults) {
   EXPECT_EQ(loaded.reference(), defaults.reference());
   EXPECT_EQ(loaded.reference_lag(), defaults.reference_lag());
   EXPECT_EQ(loaded.probe_every_n_steps(), defaults.probe_every_n_steps());
+  EXPECT_EQ(loaded.probes_per_epoch(), defaults.probes_per_epoch());
+  EXPECT_EQ(loaded.steps_per_epoch(), defaults.steps_per_epoch());
   EXPECT_EQ(loaded.probe_batch_size(), defaults.probe_batch_size());
   EXPECT_EQ(loaded.sample_cap(), defaults.sample_cap());
   EXPECT_EQ(loaded.history(), defaults.history());

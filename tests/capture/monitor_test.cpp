@@ -284,6 +284,38 @@ TEST(Monitor, StepProbesRestartEveryEpochAndNeverRepeatAStep) {
   EXPECT_EQ(monitor.stats().probe_passes, 8);
 }
 
+// Probe steps (reference previous) of a run of `epochs` epochs of `length` steps each.
+std::vector<int64_t> probed_steps(MonitorOptions options, int epochs, int length) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({40, 4}), options.probe_at_start(true), {recorder});
+  monitor.watch(model);
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    for (int s = 0; s < length; ++s) {
+      monitor.step();
+      monitor.flush();
+    }
+    monitor.end_epoch();
+  }
+  monitor.finish();
+  std::vector<int64_t> steps;
+  for (const auto& r : recorder->records) {
+    if (r.reference == Reference::kPrevious) steps.push_back(r.step);
+  }
+  return steps;
+}
+
+TEST(Monitor, ProbesPerEpochSpreadsProbesEvenlyOnceTheEpochLengthIsKnown) {
+  // Learned from the first epoch: that one is probed at its end only (and at step 1).
+  EXPECT_EQ(probed_steps(quiet("per_epoch_learned").probes_per_epoch(2), 3, 10),
+            (std::vector<int64_t>{10, 15, 20, 25, 30}));
+  // Told: every epoch, the first one too.
+  EXPECT_EQ(probed_steps(quiet("per_epoch_told").probes_per_epoch(3).steps_per_epoch(9), 2, 9),
+            (std::vector<int64_t>{3, 6, 9, 12, 15, 18}));
+  EXPECT_EQ(probed_steps(quiet("per_epoch_one").probes_per_epoch(1).steps_per_epoch(9), 2, 9),
+            (std::vector<int64_t>{9, 18}));
+}
+
 TEST(Monitor, CaptureHandleStopsExplicitTaps) {
   Mlp model;
   Monitor monitor(model, torch::randn({40, 8}), quiet("handle"));
