@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Summarises bench/freeze_benchmark.sh's results.jsonl (one JSON line per run).
+
+For every seed: one row per policy with wall time, its ratio to the same seed's `none` run,
+test accuracy and its difference to that run, the measured share of backward time saved, the
+monitor's cost on the training thread (probe passes + waiting for freeze decisions, as a share
+of the training time) and when each layer froze. With several seeds, a last table gives the
+means of the per-seed ratios and differences, so machine drift between seeds does not mix in.
+
+    python3 bench/freeze_summary.py build/freeze_benchmark/results.jsonl
+"""
+import json
+import statistics
+import sys
+
+
+def load(path):
+    runs = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                runs.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                print(f"{path}:{number}: skipped, not a JSON line ({e})", file=sys.stderr)
+    return runs
+
+
+def monitor_share(run):
+    train = sum(run.get("train_s_per_epoch", [])) or float("nan")
+    return (run.get("monitor_probe_s", 0.0) + run.get("monitor_wait_s", 0.0)) / train
+
+
+def frozen_text(run):
+    frozen = sorted(run.get("frozen", {}).items(), key=lambda kv: kv[1])
+    return ", ".join(f"{layer}: {epoch}" for layer, epoch in frozen) or "-"
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: freeze_summary.py RESULTS.jsonl")
+    runs = load(sys.argv[1])
+    if not runs:
+        sys.exit(f"{sys.argv[1]}: no runs to summarise")
+    label = lambda r: r.get("label", r["policy"])
+    labels = list(dict.fromkeys(label(r) for r in runs))
+    seeds = sorted({r["seed"] for r in runs})
+    first = runs[0]
+    print(f"epochs {first['epochs']}, training images {first.get('train_images', '?')}")
+    header = (f"{'policy':<22} {'wall s':>8} {'/ none':>7} {'test acc':>9} {'- none':>7} "
+              f"{'bwd saved':>10} {'monitor':>8}  frozen (layer: after epoch)")
+    ratios = {l: [] for l in labels}
+    diffs = {l: [] for l in labels}
+    for seed in seeds:
+        by_label = {label(r): r for r in runs if r["seed"] == seed}
+        base = by_label.get("none")
+        print(f"\nseed {seed}")
+        print(header)
+        for l in labels:
+            r = by_label.get(l)
+            if r is None:
+                continue
+            ratio = r["wall_s"] / base["wall_s"] if base else float("nan")
+            diff = r["test_acc"] - base["test_acc"] if base else float("nan")
+            if base:
+                ratios[l].append(ratio)
+                diffs[l].append(diff)
+            print(f"{l:<22} {r['wall_s']:>8.1f} {ratio:>7.3f} {r['test_acc']:>9.2f} {diff:>+7.2f} "
+                  f"{r.get('backward_saved_fraction', 0.0):>10.3f} {monitor_share(r):>7.1%}  "
+                  f"{frozen_text(r)}")
+    if len(seeds) > 1:
+        print(f"\nmean over seeds {seeds} (per-seed ratios and differences to none)")
+        print(f"{'policy':<22} {'/ none':>7} {'- none':>7}  seeds")
+        for l in labels:
+            if ratios[l]:
+                print(f"{l:<22} {statistics.mean(ratios[l]):>7.3f} "
+                      f"{statistics.mean(diffs[l]):>+7.2f}  {len(ratios[l])}")
+
+
+if __name__ == "__main__":
+    main()
