@@ -256,63 +256,60 @@ TEST(Monitor, InvalidOptionsAreRejectedAtConstruction) {
                std::invalid_argument);
 }
 
-TEST(Monitor, StepProbesRestartEveryEpochAndNeverRepeatAStep) {
-  torch::nn::Sequential model(torch::nn::Linear(4, 3));
-  auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(model, torch::randn({40, 4}), quiet("probe_schedule").probe_every_n_steps(4),
-                  {recorder});
-  monitor.watch(model);
-  for (int epoch = 0; epoch < 2; ++epoch) {
-    for (int s = 0; s < 10; ++s) {  // 10 steps per epoch: probes at 4 and 8
-      monitor.step();
-      monitor.flush();  // analyse every snapshot (none skipped)
-    }
-    monitor.end_epoch();  // and at 10
-  }
-  for (int s = 0; s < 8; ++s) {  // probes at 24 and 28
-    monitor.step();
-    monitor.flush();
-  }
-  monitor.end_epoch();  // 28 again: not repeated
-  monitor.finish();
+// Runs epochs of the given lengths (step() calls, then end_epoch()) and returns the steps of
+// the records against the previous snapshot, and the number of probe passes.
+struct ProbeSchedule {
   std::vector<int64_t> steps;
-  for (const auto& r : recorder->records) {
-    if (r.reference == Reference::kPrevious) steps.push_back(r.step);
-  }
-  // The first snapshot (step 4) has no predecessor, so records start at step 8.
-  EXPECT_EQ(steps, (std::vector<int64_t>{8, 10, 14, 18, 20, 24, 28}));
-  EXPECT_EQ(monitor.stats().probe_passes, 8);
-}
-
-// Probe steps (reference previous) of a run of `epochs` epochs of `length` steps each.
-std::vector<int64_t> probed_steps(MonitorOptions options, int epochs, int length) {
+  int64_t probe_passes = 0;
+};
+ProbeSchedule run_probe_schedule(const MonitorOptions& options,
+                                 const std::vector<int>& epoch_lengths) {
   torch::nn::Sequential model(torch::nn::Linear(4, 3));
   auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(model, torch::randn({40, 4}), options.probe_at_start(true), {recorder});
+  Monitor monitor(model, torch::randn({40, 4}), options, {recorder});
   monitor.watch(model);
-  for (int epoch = 0; epoch < epochs; ++epoch) {
+  for (const int length : epoch_lengths) {
     for (int s = 0; s < length; ++s) {
       monitor.step();
-      monitor.flush();
+      monitor.flush();  // analyse every snapshot (none skipped)
     }
     monitor.end_epoch();
   }
   monitor.finish();
-  std::vector<int64_t> steps;
+  ProbeSchedule schedule;
   for (const auto& r : recorder->records) {
-    if (r.reference == Reference::kPrevious) steps.push_back(r.step);
+    if (r.reference == Reference::kPrevious) schedule.steps.push_back(r.step);
   }
-  return steps;
+  schedule.probe_passes = monitor.stats().probe_passes;
+  return schedule;
+}
+
+TEST(Monitor, StepProbesRestartEveryEpochAndNeverRepeatAStep) {
+  // 10 steps per epoch: probes at 4, 8 and the end (10, 20); then 8 steps: probes at 24 and
+  // 28, and the epoch end at 28 is not repeated.
+  const auto schedule =
+      run_probe_schedule(quiet("probe_schedule").probe_every_n_steps(4), {10, 10, 8});
+  // The first snapshot (step 4) has no predecessor, so records start at step 8.
+  EXPECT_EQ(schedule.steps, (std::vector<int64_t>{8, 10, 14, 18, 20, 24, 28}));
+  EXPECT_EQ(schedule.probe_passes, 8);
 }
 
 TEST(Monitor, ProbesPerEpochSpreadsProbesEvenlyOnceTheEpochLengthIsKnown) {
   // Learned from the first epoch: that one is probed at its end only (and at step 1).
-  EXPECT_EQ(probed_steps(quiet("per_epoch_learned").probes_per_epoch(2), 3, 10),
+  EXPECT_EQ(run_probe_schedule(quiet("per_epoch_learned").probe_at_start(true).probes_per_epoch(2),
+                               {10, 10, 10})
+                .steps,
             (std::vector<int64_t>{10, 15, 20, 25, 30}));
   // Told: every epoch, the first one too.
-  EXPECT_EQ(probed_steps(quiet("per_epoch_told").probes_per_epoch(3).steps_per_epoch(9), 2, 9),
+  EXPECT_EQ(run_probe_schedule(
+                quiet("per_epoch_told").probe_at_start(true).probes_per_epoch(3).steps_per_epoch(9),
+                {9, 9})
+                .steps,
             (std::vector<int64_t>{3, 6, 9, 12, 15, 18}));
-  EXPECT_EQ(probed_steps(quiet("per_epoch_one").probes_per_epoch(1).steps_per_epoch(9), 2, 9),
+  EXPECT_EQ(run_probe_schedule(
+                quiet("per_epoch_one").probe_at_start(true).probes_per_epoch(1).steps_per_epoch(9),
+                {9, 9})
+                .steps,
             (std::vector<int64_t>{9, 18}));
 }
 
