@@ -25,6 +25,11 @@ while [[ $# -gt 0 ]]; do
     *) extra+=("$1"); shift ;;
   esac
 done
+if [[ "$policies" == *:* && " ${extra[*]} " == *" --config "* ]]; then
+  echo "freeze_benchmark.sh: a variant (policy:CONFIG) brings its own config; drop --config or" \
+    "put its keys into the variant's file (missing keys take the defaults of configs/default.json)" >&2
+  exit 2
+fi
 binary=build/bin/fashion_mnist_freeze
 [[ -x $binary ]] || ./scripts/build.sh >/dev/null
 out=build/freeze_benchmark
