@@ -25,11 +25,12 @@ while [[ $# -gt 0 ]]; do
     *) extra+=("$1"); shift ;;
   esac
 done
-if [[ "$policies" == *:* && " ${extra[*]} " == *" --config "* ]]; then
+for arg in "${extra[@]}"; do
+  [[ "$policies" == *:* && ( "$arg" == --config || "$arg" == --config=* ) ]] || continue
   echo "freeze_benchmark.sh: a variant (policy:CONFIG) brings its own config; drop --config or" \
     "put its keys into the variant's file (missing keys take the defaults of configs/default.json)" >&2
   exit 2
-fi
+done
 binary=build/bin/fashion_mnist_freeze
 [[ -x $binary ]] || ./scripts/build.sh >/dev/null
 out=build/freeze_benchmark
