@@ -147,20 +147,26 @@ ActivationPair& ActivationPair::operator=(ActivationPair&&) noexcept = default;
 
 namespace {
 
-// ρ = singular values of Wxᵀ Cxy Wy; optionally the singular vectors.
+// ρ = singular values of Wxᵀ Px Cxy Py Wy, the first min(kept x, kept y) of them (the rest are
+// zero by construction); optionally the singular vectors.
 bool canonical_correlations(const Eigen::MatrixXd& cross, const detail::Whitening& wx,
                             const detail::Whitening& wy, Eigen::VectorXd& rho, Eigen::MatrixXd* u,
                             Eigen::MatrixXd* v) {
   Eigen::MatrixXd m = cross;
   wx.apply_left(m);
   wy.apply_right(m);
-  return linalg::singular_values(m, rho, u, v);
+  if (!linalg::singular_values(m, rho, u, v)) return false;
+  const int64_t count = std::min<int64_t>(rho.size(), std::min(wx.kept, wy.kept));
+  rho.conservativeResize(count);
+  if (u) u->conservativeResize(Eigen::NoChange, count);
+  if (v) v->conservativeResize(Eigen::NoChange, count);
+  return true;
 }
 
 // Full-rank CCA shared by cca() and pwcca(): sample check, whitening of both sides, and the
 // correlations (with singular vectors when asked). Returns false with the status set on failure.
 struct CanonicalSolution {
-  detail::Whitening wx, wy;
+  std::shared_ptr<const detail::Whitening> wx, wy;
   Eigen::VectorXd rho;
   Eigen::MatrixXd u, v;
 };
@@ -171,19 +177,19 @@ bool solve_cca(ResultBase& result, detail::ActivationState& sx, detail::Activati
   if (!check_cca_samples(result, sx.kept(), sy.kept())) return false;
   out.wx = detail::whiten_for_cca(sx, rank_tolerance);
   out.wy = detail::whiten_for_cca(sy, rank_tolerance);
-  if (out.wx.failed || out.wy.failed) {
+  if (out.wx->failed || out.wy->failed) {
     result.status = Status::kError;
     append_message(result, "eigendecomposition did not converge");
     return false;
   }
-  if (out.wx.kept < sx.kept() || out.wy.kept < sy.kept()) {
+  if (out.wx->kept < sx.kept() || out.wy->kept < sy.kept()) {
     result.status = Status::kRankDeficient;
     append_message(result, fmt::format("linearly dependent features: rank {} of {} (x), {} of {} "
                                        "(y); correlations are over the independent part",
-                                       out.wx.kept, sx.kept(), out.wy.kept, sy.kept()));
+                                       out.wx->kept, sx.kept(), out.wy->kept, sy.kept()));
   }
-  if (!canonical_correlations(cross.get(), out.wx, out.wy, out.rho, want_vectors ? &out.u : nullptr,
-                              want_vectors ? &out.v : nullptr)) {
+  if (!canonical_correlations(cross.get(), *out.wx, *out.wy, out.rho,
+                              want_vectors ? &out.u : nullptr, want_vectors ? &out.v : nullptr)) {
     result.status = Status::kError;
     append_message(result, "SVD did not converge");
     return false;
@@ -204,11 +210,11 @@ CcaResult ActivationPair::cca(const CcaOptions& options) {
   if (!solve_cca(result, sx, sy, options.rank_tolerance(), want, cache_->cross, solution)) {
     return result;
   }
-  result.kept_x = solution.wx.kept;
-  result.kept_y = solution.wy.kept;
+  result.kept_x = solution.wx->kept;
+  result.kept_y = solution.wy->kept;
   if (want) {
-    result.coef_x = solution.wx.coefficients(solution.u);
-    result.coef_y = solution.wy.coefficients(solution.v);
+    result.coef_x = solution.wx->coefficients(solution.u);
+    result.coef_y = solution.wy->coefficients(solution.v);
   }
   finish_correlations(result, std::move(solution.rho));
   return result;
@@ -242,9 +248,10 @@ CcaResult ActivationPair::svcca(const SvccaOptions& options) {
   if (sx.wide() || sy.wide()) {
     // More features than samples on a side: correlate orthonormal bases of the reduced data
     // directly (n·k products) instead of forming p×q cross-covariances.
-    const Eigen::MatrixXd m = linalg::transpose_times(sx.left_basis(kx), sy.left_basis(ky));
+    Eigen::MatrixXd basis_x, basis_y;
     Eigen::VectorXd rho;
-    if (!linalg::singular_values(m, rho)) {
+    if (!sx.left_basis(kx, basis_x) || !sy.left_basis(ky, basis_y) ||
+        !linalg::singular_values(linalg::transpose_times(basis_x, basis_y), rho)) {
       result.status = Status::kError;
       append_message(result, "SVD did not converge");
       return result;
@@ -252,11 +259,16 @@ CcaResult ActivationPair::svcca(const SvccaOptions& options) {
     finish_correlations(result, std::move(rho));
     return result;
   }
-  const auto wx = detail::whiten_eigen(sx, kx);
-  const auto wy = detail::whiten_eigen(sy, ky);
+  const auto wx = detail::whiten_top(sx, kx);
+  const auto wy = detail::whiten_top(sy, ky);
+  if (wx->failed || wy->failed) {
+    result.status = Status::kError;
+    append_message(result, "eigenvectors did not converge");
+    return result;
+  }
   const auto& cross = cache_->cross.get();
   Eigen::VectorXd rho;
-  if (!canonical_correlations(cross, wx, wy, rho, nullptr, nullptr)) {
+  if (!canonical_correlations(cross, *wx, *wy, rho, nullptr, nullptr)) {
     result.status = Status::kError;
     append_message(result, "SVD did not converge");
     return result;
@@ -280,8 +292,7 @@ PwccaResult ActivationPair::pwcca(const CcaOptions& options) {
   // Weights from the narrower side (Morcos et al.): αᵢ = Σⱼ |⟨hᵢ, xⱼ⟩| with hᵢ the unit-norm
   // canonical variates and xⱼ the centred features; ⟨h, x⟩ = (D U)ᵀ with D the unwhitening.
   result.weighted_by_x = sx.kept() <= sy.kept();
-  const Eigen::MatrixXd projections =
-      result.weighted_by_x ? linalg::times(wx.unwhiten, u) : linalg::times(wy.unwhiten, v);
+  const Eigen::MatrixXd projections = result.weighted_by_x ? wx->unwhitened(u) : wy->unwhitened(v);
   Eigen::VectorXd alpha = projections.cwiseAbs().colwise().sum().transpose();
   rho = rho.cwiseMax(0.0).cwiseMin(1.0);
   const double total = alpha.sum();

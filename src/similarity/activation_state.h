@@ -1,17 +1,22 @@
 #pragma once
 // Shared, immutable-once-built state of one prepared activation matrix, plus the lazily computed
-// (std::call_once) covariance and eigendecomposition that make repeated comparisons cheap.
+// (std::call_once) covariance, its tridiagonal factorization with all eigenvalues, and the last
+// whitening asked for, which make repeated comparisons cheap.
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "layerwatch/core/status.h"
 #include "layerwatch/similarity/options.h"
+#include "linalg.h"
 
 namespace layerwatch::similarity::detail {
+
+struct Whitening;
 
 struct ActivationState {
   Precision precision = Precision::kFloat64;
@@ -33,18 +38,27 @@ struct ActivationState {
 
   /// XᵀX of the centred data, float64.
   const Eigen::MatrixXd& covariance();
-  /// Eigenvalues (descending, clamped ≥ 0) and eigenvectors of the covariance.
+  /// Eigenvalues of the covariance (descending, clamped ≥ 0); the first call factorizes.
   const Eigen::VectorXd& eigenvalues();
-  const Eigen::MatrixXd& eigenvectors();
-  bool eigen_ready() const { return eigen_done_; }
+  /// Eigenvectors number first … first + count − 1 in the descending order of `eigenvalues()`
+  /// (p×count), from the cached factorization; O(p²·count). Not for wide data. False on a
+  /// LAPACK failure.
+  bool eigenvectors(int64_t first, int64_t count, Eigen::MatrixXd& vectors);
   bool eigen_ok();
   /// n×k orthonormal basis of the scores of the top-k principal directions (X V_k Λ_k^{-1/2},
-  /// or the Gram eigenvectors U_k when wide). k must not exceed the numerical rank.
-  Eigen::MatrixXd left_basis(int64_t k);
+  /// or the Gram eigenvectors U_k when wide). k must not exceed the numerical rank. False on a
+  /// LAPACK failure.
+  bool left_basis(int64_t k, Eigen::MatrixXd& basis);
   /// ‖xᵢ‖² of every centred row.
   Eigen::VectorXd row_squared_norms() const;
   /// Centred data as float64 (a copy when stored as float32).
   Eigen::MatrixXd centred_as_double() const;
+
+  /// The last top-k whitening built for this side (see whiten_top), reused while k stays the
+  /// same: each snapshot is compared with several others at the same SVCCA dimension.
+  std::mutex whitening_mutex;
+  int64_t whitening_kept = -1;
+  std::shared_ptr<const Whitening> whitening;
 
  private:
   void compute_eigen();
@@ -52,10 +66,9 @@ struct ActivationState {
   std::once_flag eigen_once_;
   Eigen::MatrixXd covariance_;
   Eigen::VectorXd eigenvalues_;
-  Eigen::MatrixXd eigenvectors_;
-  Eigen::MatrixXd left_vectors_;  // wide only: eigenvectors of XXᵀ, descending
+  linalg::Tridiagonal tridiagonal_;  // not wide: the covariance, tridiagonalized
+  Eigen::MatrixXd left_vectors_;     // wide only: eigenvectors of XXᵀ, descending
   bool eigen_ok_ = false;
-  bool eigen_done_ = false;
 };
 
 }  // namespace layerwatch::similarity::detail

@@ -23,40 +23,54 @@ const Eigen::MatrixXd& ActivationState::covariance() {
 
 void ActivationState::compute_eigen() {
   Eigen::VectorXd ascending;
-  Eigen::MatrixXd vectors;
   if (wide()) {
     const Eigen::MatrixXd gram = precision == Precision::kFloat32
                                      ? linalg::gram_of_rows(centred32).cast<double>().eval()
                                      : linalg::gram_of_rows(centred64);
+    Eigen::MatrixXd vectors;
     eigen_ok_ = linalg::symmetric_eigen(gram, ascending, vectors);
     if (eigen_ok_) left_vectors_ = vectors.rowwise().reverse();
   } else {
-    eigen_ok_ = linalg::symmetric_eigen(covariance(), ascending, vectors);
-    if (eigen_ok_) eigenvectors_ = vectors.rowwise().reverse();
+    // Only the eigenvalues now; eigenvectors come per range from the tridiagonal form, since
+    // SVCCA needs just the few directions it discards (or the few it keeps).
+    eigen_ok_ = linalg::tridiagonalize(covariance(), tridiagonal_, ascending);
   }
   if (eigen_ok_) eigenvalues_ = ascending.reverse().cwiseMax(0.0);
-  eigen_done_ = true;
 }
 
-Eigen::MatrixXd ActivationState::left_basis(int64_t k) {
-  eigen_ok();
-  if (wide()) return left_vectors_.leftCols(k);
+bool ActivationState::eigenvectors(int64_t first, int64_t count, Eigen::MatrixXd& vectors) {
+  if (!eigen_ok() || wide()) return false;
+  const int64_t p = eigenvalues_.size();
+  if (first < 0 || count < 0 || first + count > p) return false;
+  Eigen::VectorXd values;
+  // Descending index i is ascending index p − 1 − i.
+  if (!linalg::tridiagonal_eigenvectors(tridiagonal_, p - first - count, count, vectors, values)) {
+    return false;
+  }
+  vectors = vectors.rowwise().reverse().eval();
+  return true;
+}
+
+bool ActivationState::left_basis(int64_t k, Eigen::MatrixXd& basis) {
+  if (!eigen_ok()) return false;
+  if (wide()) {
+    basis = left_vectors_.leftCols(k);
+    return true;
+  }
+  Eigen::MatrixXd v;
+  if (!eigenvectors(0, k, v)) return false;
   const Eigen::VectorXd inverse_scale = eigenvalues_.head(k).cwiseSqrt().cwiseInverse();
   if (precision == Precision::kFloat32) {
-    const Eigen::MatrixXf v = eigenvectors_.leftCols(k).cast<float>();
-    return (centred32 * v).cast<double>() * inverse_scale.asDiagonal();
+    basis = (centred32 * v.cast<float>()).cast<double>() * inverse_scale.asDiagonal();
+  } else {
+    basis = linalg::times(centred64, v) * inverse_scale.asDiagonal();
   }
-  return linalg::times(centred64, eigenvectors_.leftCols(k)) * inverse_scale.asDiagonal();
+  return true;
 }
 
 const Eigen::VectorXd& ActivationState::eigenvalues() {
   std::call_once(eigen_once_, [this] { compute_eigen(); });
   return eigenvalues_;
-}
-
-const Eigen::MatrixXd& ActivationState::eigenvectors() {
-  std::call_once(eigen_once_, [this] { compute_eigen(); });
-  return eigenvectors_;
 }
 
 bool ActivationState::eigen_ok() {

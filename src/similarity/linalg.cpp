@@ -4,6 +4,7 @@
 #include <lapacke.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace layerwatch::similarity::linalg {
 namespace {
@@ -84,6 +85,50 @@ bool symmetric_eigen(const Eigen::MatrixXd& a, Eigen::VectorXd& eigenvalues,
   return info == 0;
 }
 
+bool tridiagonalize(const Eigen::MatrixXd& a, Tridiagonal& t, Eigen::VectorXd& eigenvalues) {
+  const auto n = static_cast<lapack_int>(a.rows());
+  t.reflectors = a;
+  t.diagonal.resize(n);
+  t.off_diagonal.resize(std::max<lapack_int>(n - 1, 0));
+  t.tau.resize(std::max<lapack_int>(n - 1, 0));
+  eigenvalues.resize(n);
+  if (n == 0) return true;
+  if (LAPACKE_dsytrd(LAPACK_COL_MAJOR, 'L', n, t.reflectors.data(), n, t.diagonal.data(),
+                     t.off_diagonal.data(), t.tau.data()) != 0) {
+    return false;
+  }
+  eigenvalues = t.diagonal;
+  Eigen::VectorXd off = t.off_diagonal;
+  return LAPACKE_dsterf(n, eigenvalues.data(), off.data()) == 0;
+}
+
+bool tridiagonal_eigenvectors(const Tridiagonal& t, int64_t first, int64_t count,
+                              Eigen::MatrixXd& vectors, Eigen::VectorXd& values) {
+  const auto n = static_cast<lapack_int>(t.diagonal.size());
+  const auto k = static_cast<lapack_int>(count);
+  vectors.resize(n, k);
+  values.resize(k);
+  if (k == 0) return true;
+  if (first < 0 || first + count > n) return false;
+  // dstemr overwrites both and wants an off-diagonal of length n.
+  Eigen::VectorXd d = t.diagonal;
+  Eigen::VectorXd e = Eigen::VectorXd::Zero(n);
+  e.head(n - 1) = t.off_diagonal;
+  Eigen::VectorXd w(n);
+  std::vector<lapack_int> support(2 * static_cast<size_t>(k));
+  lapack_int found = 0;
+  lapack_logical tryrac = 1;
+  const auto il = static_cast<lapack_int>(first + 1);
+  if (LAPACKE_dstemr(LAPACK_COL_MAJOR, 'V', 'I', n, d.data(), e.data(), 0.0, 0.0, il, il + k - 1,
+                     &found, w.data(), vectors.data(), n, k, support.data(), &tryrac) != 0 ||
+      found != k) {
+    return false;
+  }
+  values = w.head(k);
+  return LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', n, k, t.reflectors.data(), n, t.tau.data(),
+                        vectors.data(), n) == 0;
+}
+
 bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values, Eigen::MatrixXd* u,
                      Eigen::MatrixXd* v) {
   const auto m = static_cast<lapack_int>(a.rows());
@@ -151,6 +196,15 @@ Eigen::MatrixXd times(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
               static_cast<int>(b.cols()), static_cast<int>(a.cols()), 1.0, a.data(),
               static_cast<int>(a.rows()), b.data(), static_cast<int>(b.rows()), 0.0, c.data(),
               static_cast<int>(c.rows()));
+  return c;
+}
+
+Eigen::MatrixXd lower_times(const Eigen::MatrixXd& l, const Eigen::MatrixXd& b) {
+  Eigen::MatrixXd c = b;
+  if (c.size() == 0) return c;
+  cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
+              static_cast<int>(c.rows()), static_cast<int>(c.cols()), 1.0, l.data(),
+              static_cast<int>(l.rows()), c.data(), static_cast<int>(c.rows()));
   return c;
 }
 

@@ -5,6 +5,7 @@
 // All matrices are column-major Eigen matrices.
 
 #include <Eigen/Core>
+#include <cstdint>
 
 namespace layerwatch::similarity::linalg {
 
@@ -28,6 +29,26 @@ Matrix<T> gram_of_rows(const Matrix<T>& a);
 bool symmetric_eigen(const Eigen::MatrixXd& a, Eigen::VectorXd& eigenvalues,
                      Eigen::MatrixXd& eigenvectors);
 
+/// A symmetric matrix reduced to tridiagonal form, A = Q T Qᵀ (Householder, LAPACK dsytrd):
+/// all eigenvalues cost O(p²) from here and any k eigenvectors O(p²·k), against the full
+/// eigendecomposition's ~9p³.
+struct Tridiagonal {
+  Eigen::MatrixXd reflectors;    // Q as elementary reflectors (lower triangle), p×p
+  Eigen::VectorXd tau;           // their scalar factors, p−1
+  Eigen::VectorXd diagonal;      // T's diagonal, p
+  Eigen::VectorXd off_diagonal;  // T's sub-diagonal, p−1
+};
+
+/// Reduces `a` to tridiagonal form and returns all its eigenvalues, ascending.
+/// Returns false when LAPACK reports failure.
+bool tridiagonalize(const Eigen::MatrixXd& a, Tridiagonal& t, Eigen::VectorXd& eigenvalues);
+
+/// Eigenvectors number `first` … `first + count − 1` (0-based, ascending order of their
+/// eigenvalues) of the matrix `t` was made from, as the columns of `vectors` (p×count), with
+/// their eigenvalues in `values` (MRRR, LAPACK dstemr; then Q applied). False on failure.
+bool tridiagonal_eigenvectors(const Tridiagonal& t, int64_t first, int64_t count,
+                              Eigen::MatrixXd& vectors, Eigen::VectorXd& values);
+
 /// Singular values of A (descending); optionally the thin U and V (A = U diag(s) Vᵀ).
 bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values,
                      Eigen::MatrixXd* u = nullptr, Eigen::MatrixXd* v = nullptr);
@@ -47,6 +68,9 @@ namespace layerwatch::similarity::linalg {
 
 /// Returns A·B (float64).
 Eigen::MatrixXd times(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);
+
+/// Returns L·B, L lower triangular (its upper triangle is not read).
+Eigen::MatrixXd lower_times(const Eigen::MatrixXd& l, const Eigen::MatrixXd& b);
 
 /// Solves Lᵀ X = B in place (B := L⁻ᵀ B), L lower triangular.
 void solve_lower_transposed_left(const Eigen::MatrixXd& l, Eigen::MatrixXd& b);

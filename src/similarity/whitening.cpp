@@ -4,7 +4,71 @@
 
 namespace layerwatch::similarity::detail {
 
+namespace {
+
+// The lifted covariance's condition number is λ₁/λ_k; above this, rounding in the Cholesky
+// factor could reach the 1e-6 level of the correlations, and the eigenbasis is used instead.
+constexpr double kMaxLiftedCondition = 1e8;
+
+// C := (I − V Vᵀ) C, or C := C (I − V Vᵀ) when `right`.
+void project_out(const Eigen::MatrixXd& v, Eigen::MatrixXd& c, bool right) {
+  if (v.cols() == 0) return;
+  if (right) {
+    c.noalias() -= linalg::times(c, v) * v.transpose();
+  } else {
+    c.noalias() -= v * linalg::transpose_times(v, c);
+  }
+}
+
+Whitening failed_whitening() {
+  Whitening w;
+  w.failed = true;
+  return w;
+}
+
+Whitening cholesky_whitening(Eigen::MatrixXd l, int64_t kept) {
+  Whitening w;
+  w.triangular = true;
+  w.kept = w.rank = kept;
+  w.factor = std::move(l);
+  return w;
+}
+
+Whitening eigenbasis_whitening(ActivationState& side, int64_t kept) {
+  Eigen::MatrixXd v;
+  if (!side.eigenvectors(0, kept, v)) return failed_whitening();
+  const Eigen::ArrayXd root = side.eigenvalues().head(kept).array().sqrt();
+  Whitening w;
+  w.kept = w.rank = kept;
+  w.factor = v * (1.0 / root).matrix().asDiagonal();
+  w.unwhiten = v * root.matrix().asDiagonal();
+  return w;
+}
+
+// Cholesky of C + V_r diag(λ_k − λ_r) V_rᵀ: the kept spectrum unchanged, the discarded one
+// raised to the smallest kept eigenvalue, so the factor is as well conditioned as the kept part.
+bool lifted_whitening(ActivationState& side, int64_t kept, Whitening& w) {
+  const Eigen::VectorXd& lambda = side.eigenvalues();
+  const int64_t discarded = lambda.size() - kept;
+  if (kept == 0 || !(lambda(kept - 1) * kMaxLiftedCondition >= lambda(0))) return false;
+  Eigen::MatrixXd v;
+  if (!side.eigenvectors(kept, discarded, v)) return false;
+  Eigen::MatrixXd l = side.covariance();
+  if (discarded > 0) {
+    const Eigen::VectorXd lift =
+        (lambda(kept - 1) - lambda.segment(kept, discarded).array()).matrix();
+    l.noalias() += linalg::times(v * lift.asDiagonal(), v.transpose());
+  }
+  if (!linalg::cholesky_lower(l)) return false;
+  w = cholesky_whitening(std::move(l), kept);
+  w.discard = std::move(v);
+  return true;
+}
+
+}  // namespace
+
 void Whitening::apply_left(Eigen::MatrixXd& c) const {
+  project_out(discard, c, false);
   if (triangular) {
     linalg::solve_lower_left(factor, c);
   } else {
@@ -13,6 +77,7 @@ void Whitening::apply_left(Eigen::MatrixXd& c) const {
 }
 
 void Whitening::apply_right(Eigen::MatrixXd& c) const {
+  project_out(discard, c, true);
   if (triangular) {
     linalg::solve_lower_transposed_right(factor, c);
   } else {
@@ -27,6 +92,11 @@ Eigen::MatrixXd Whitening::coefficients(const Eigen::MatrixXd& u) const {
   return w;
 }
 
+Eigen::MatrixXd Whitening::unwhitened(const Eigen::MatrixXd& u) const {
+  if (!triangular) return linalg::times(unwhiten, u);
+  return linalg::lower_times(factor, u);
+}
+
 int64_t numerical_rank(const Eigen::VectorXd& eigenvalues, double rank_tolerance) {
   if (eigenvalues.size() == 0 || eigenvalues(0) <= 0) return 0;
   const double cut = rank_tolerance * eigenvalues(0);
@@ -35,48 +105,38 @@ int64_t numerical_rank(const Eigen::VectorXd& eigenvalues, double rank_tolerance
   return rank;
 }
 
-Whitening whiten_eigen(ActivationState& side, int64_t kept) {
-  Whitening w;
-  if (!side.eigen_ok()) {
-    w.failed = true;
-    return w;
+std::shared_ptr<const Whitening> whiten_top(ActivationState& side, int64_t kept) {
+  {
+    std::lock_guard<std::mutex> lock(side.whitening_mutex);
+    if (side.whitening && side.whitening_kept == kept) return side.whitening;
   }
-  const Eigen::VectorXd& lambda = side.eigenvalues();
-  w.kept = kept;
-  w.rank = kept;
-  const auto v = side.eigenvectors().leftCols(kept);
-  const Eigen::ArrayXd root = lambda.head(kept).array().sqrt();
-  w.factor = v * (1.0 / root).matrix().asDiagonal();
-  w.unwhiten = v * root.matrix().asDiagonal();
+  if (!side.eigen_ok()) return std::make_shared<const Whitening>(failed_whitening());
+  auto w = std::make_shared<Whitening>();
+  const int64_t discarded = side.eigenvalues().size() - kept;
+  if (discarded > kept || !lifted_whitening(side, kept, *w)) {
+    *w = eigenbasis_whitening(side, kept);
+  }
+  if (w->failed) return w;
+  std::lock_guard<std::mutex> lock(side.whitening_mutex);
+  side.whitening_kept = kept;
+  side.whitening = w;
   return w;
 }
 
-Whitening whiten_for_cca(ActivationState& side, double rank_tolerance) {
+std::shared_ptr<const Whitening> whiten_for_cca(ActivationState& side, double rank_tolerance) {
   // Cholesky costs p³/3 against the eigendecomposition's ~9p³; use it unless the data are close
-  // to collinear, or the eigendecomposition is already cached (a factorized snapshot).
-  if (!side.eigen_ready()) {
-    Eigen::MatrixXd l = side.covariance();
-    const double largest = l.diagonal().maxCoeff();
-    if (linalg::cholesky_lower(l)) {
-      // L_ii² is the variance of feature i not explained by features < i.
-      const double smallest_residual = l.diagonal().array().square().minCoeff();
-      if (smallest_residual > 1e-6 * largest) {
-        Whitening w;
-        w.triangular = true;
-        w.kept = w.rank = l.rows();
-        w.unwhiten = l;
-        w.factor = std::move(l);
-        return w;
-      }
+  // to collinear.
+  Eigen::MatrixXd l = side.covariance();
+  const double largest = l.diagonal().maxCoeff();
+  if (linalg::cholesky_lower(l)) {
+    // L_ii² is the variance of feature i not explained by features < i.
+    const double smallest_residual = l.diagonal().array().square().minCoeff();
+    if (smallest_residual > 1e-6 * largest) {
+      return std::make_shared<const Whitening>(cholesky_whitening(std::move(l), side.kept()));
     }
   }
-  if (!side.eigen_ok()) {
-    Whitening w;
-    w.failed = true;
-    return w;
-  }
-  Whitening w = whiten_eigen(side, numerical_rank(side.eigenvalues(), rank_tolerance));
-  return w;
+  if (!side.eigen_ok()) return std::make_shared<const Whitening>(failed_whitening());
+  return whiten_top(side, numerical_rank(side.eigenvalues(), rank_tolerance));
 }
 
 }  // namespace layerwatch::similarity::detail

@@ -21,10 +21,24 @@ TEST(Factorization, ReusedSnapshotGivesFreshValues) {
   sb.factorize();
   EXPECT_NEAR(ActivationPair(sa, sb).svcca().value, svcca(a, b).value, 1e-10);
   EXPECT_NEAR(ActivationPair(sb, sc).svcca().value, svcca(b, c).value, 1e-10);
-  // CCA through the cached eigenbasis equals the Cholesky path of a fresh call.
   EXPECT_NEAR(ActivationPair(sb, sc).cca().value, cca(b, c).value, 1e-10);
   EXPECT_NEAR(ActivationPair(sb, sc).linear_cka().value, linear_cka(b, c).value, 1e-12);
   EXPECT_NEAR(ActivationPair(sb, sc).procrustes().value, procrustes(b, c).value, 1e-10);
+}
+
+TEST(Factorization, CachedWhiteningFollowsTheAskedDimension) {
+  // Each side caches the whitening of the last SVCCA dimension; asking for another one must
+  // not reuse it.
+  const Eigen::MatrixXd a = gaussian(900, 20, 7), b = related(a, 18, 2.0, 8);
+  Activations sa(a), sb(b);
+  ActivationPair pair(sa, sb);
+  for (const int64_t k : {15, 4, 15, 17}) {
+    const auto options = SvccaOptions().reduction(SvccaReduction::kFixedDims).dims(k);
+    const auto reused = pair.svcca(options);
+    EXPECT_EQ(reused.kept_x, k);
+    EXPECT_NEAR(reused.value, svcca(a, b, options).value, 1e-12) << "k = " << k;
+  }
+  EXPECT_NEAR(pair.svcca().value, svcca(a, b).value, 1e-12);
 }
 
 TEST(Factorization, SingularValuesMatchTheCentredData) {

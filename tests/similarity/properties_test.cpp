@@ -159,21 +159,60 @@ TEST(PropertiesCoefficients, CanonicalVariatesHaveTheReportedCorrelations) {
 namespace layerwatch::similarity {
 namespace {
 
-// Independent SVCCA: Eigen's SVD of each centred side, keep the fewest directions holding 99 %
-// of the singular-value mass, then the singular values of the product of the two left bases.
-double svcca_by_explicit_svd(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
-  const auto basis = [](const Eigen::MatrixXd& a) {
+// Independent SVCCA: Eigen's SVD of each centred side, keep `kx` / `ky` leading directions (or,
+// when 0, the fewest holding 99 % of the singular-value mass), then the singular values of the
+// product of the two left bases.
+double svcca_by_explicit_svd(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y,
+                             Eigen::Index kx = 0, Eigen::Index ky = 0) {
+  const auto basis = [](const Eigen::MatrixXd& a, Eigen::Index k) {
     const Eigen::MatrixXd c = a.rowwise() - a.colwise().mean();
     Eigen::BDCSVD<Eigen::MatrixXd> svd(c, Eigen::ComputeThinU);
     const Eigen::VectorXd s = svd.singularValues();
-    const double total = s.sum();
-    Eigen::Index k = 0;
-    double mass = 0;
-    while (k < s.size() && mass < 0.99 * total) mass += s(k++);
+    if (k == 0) {
+      const double total = s.sum();
+      double mass = 0;
+      while (k < s.size() && mass < 0.99 * total) mass += s(k++);
+    }
     return Eigen::MatrixXd(svd.matrixU().leftCols(k));
   };
-  const Eigen::MatrixXd m = basis(x).transpose() * basis(y);
+  const Eigen::MatrixXd m = basis(x, kx).transpose() * basis(y, ky);
   return Eigen::BDCSVD<Eigen::MatrixXd>(m).singularValues().mean();
+}
+
+// Columns scaled so that the spectrum falls off geometrically from 1 to `smallest`.
+Eigen::MatrixXd spread_spectrum(const Eigen::MatrixXd& a, double smallest) {
+  const auto p = a.cols();
+  Eigen::VectorXd scale(p);
+  for (Eigen::Index j = 0; j < p; ++j) {
+    scale(j) = std::pow(smallest, static_cast<double>(j) / static_cast<double>(p - 1));
+  }
+  return a * scale.asDiagonal();
+}
+
+TEST(PropertiesSvcca, EveryWhiteningFormMatchesAnExplicitSvd) {
+  // Few directions discarded (Cholesky of the lifted covariance plus a projector), most
+  // discarded (the truncated eigenbasis), a spectrum too spread for the lifted Cholesky (the
+  // eigenbasis again), and the default 99 % reduction.
+  const Eigen::MatrixXd x = testing::gaussian(3000, 40, 21);
+  const Eigen::MatrixXd y = testing::related(x, 36, 1.5, 22);
+  const Eigen::MatrixXd spread = spread_spectrum(x, 1e-6);
+  struct Case {
+    const Eigen::MatrixXd& a;
+    const Eigen::MatrixXd& b;
+    int64_t k;
+  };
+  for (const auto& [a, b, k] :
+       {Case{x, y, 36}, Case{x, y, 30}, Case{x, y, 5}, Case{spread, y, 30}, Case{y, spread, 30}}) {
+    const auto r = svcca(a, b, SvccaOptions().reduction(SvccaReduction::kFixedDims).dims(k));
+    ASSERT_TRUE(has_value(r.status)) << r.message;
+    EXPECT_EQ(r.kept_x, k);
+    EXPECT_EQ(r.rho.size(), k);
+    EXPECT_NEAR(r.value, svcca_by_explicit_svd(a, b, k, k), 1e-9) << "k = " << k;
+  }
+  const auto r = svcca(x, y);
+  ASSERT_TRUE(has_value(r.status)) << r.message;
+  EXPECT_NEAR(r.value, svcca_by_explicit_svd(x, y), 1e-9);
+  EXPECT_GT(r.kept_x, 20);  // the lifted form: few directions discarded
 }
 
 TEST(PropertiesWide, SvccaWithMoreFeaturesThanSamplesMatchesAnExplicitSvd) {

@@ -5,9 +5,10 @@
 /// the expensive covariance products.
 ///
 /// Preparing centres the columns, drops constant features and checks for NaN/Inf. The
-/// covariance XᵀX and its eigendecomposition are computed at most once per `Activations`
-/// (lazily, thread-safe), so comparing a snapshot with several others (its predecessor, the
-/// final snapshot, …) pays its own factorization once:
+/// covariance XᵀX, its tridiagonal factorization with all eigenvalues, and the whitening of the
+/// last SVCCA dimension asked for are computed at most once per `Activations` (lazily,
+/// thread-safe), so comparing a snapshot with several others (its predecessor, the final
+/// snapshot, …) pays its own factorization once:
 ///
 ///   Activations previous(prev_matrix), current(cur_matrix);
 ///   current.factorize();                        // optional: do the work now
@@ -50,8 +51,8 @@ class Activations {
   Status status() const;  ///< kOk, kNonFinite, kEmptyInput or kZeroVariance.
   const std::string& message() const;
 
-  /// Computes and caches the covariance and its eigendecomposition now (otherwise done on
-  /// first use). Safe to call from several threads.
+  /// Computes and caches the covariance, its tridiagonal factorization and all its eigenvalues
+  /// now (otherwise done on first use). Safe to call from several threads.
   void factorize() const;
 
   /// Singular values of the centred matrix, descending: min(n, kept features) of them (computes
