@@ -24,8 +24,7 @@ struct Whitening {
   Eigen::MatrixXd factor;    // L (p×p) when triangular, otherwise V_k Λ_k^{-1/2} (p×k)
   Eigen::MatrixXd unwhiten;  // V_k Λ_k^{1/2} when not triangular (else L itself serves)
   Eigen::MatrixXd discard;   // V_r (p×r), the directions P removes; empty when none
-  int64_t kept = 0;
-  int64_t rank = 0;  // directions above the rank tolerance
+  int64_t kept = 0;          // directions whitened: p, SVCCA's k, or the numerical rank
   bool failed = false;
 
   /// C := Wᵀ P C.
