@@ -42,9 +42,8 @@ bool ActivationState::eigenvectors(int64_t first, int64_t count, Eigen::MatrixXd
   if (!eigen_ok() || wide()) return false;
   const int64_t p = eigenvalues_.size();
   if (first < 0 || count < 0 || first + count > p) return false;
-  Eigen::VectorXd values;
   // Descending index i is ascending index p − 1 − i.
-  if (!linalg::tridiagonal_eigenvectors(tridiagonal_, p - first - count, count, vectors, values)) {
+  if (!linalg::tridiagonal_eigenvectors(tridiagonal_, p - first - count, count, vectors)) {
     return false;
   }
   vectors = vectors.rowwise().reverse().eval();

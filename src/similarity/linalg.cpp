@@ -103,18 +103,17 @@ bool tridiagonalize(const Eigen::MatrixXd& a, Tridiagonal& t, Eigen::VectorXd& e
 }
 
 bool tridiagonal_eigenvectors(const Tridiagonal& t, int64_t first, int64_t count,
-                              Eigen::MatrixXd& vectors, Eigen::VectorXd& values) {
+                              Eigen::MatrixXd& vectors) {
   const auto n = static_cast<lapack_int>(t.diagonal.size());
   const auto k = static_cast<lapack_int>(count);
   vectors.resize(n, k);
-  values.resize(k);
   if (k == 0) return true;
   if (first < 0 || first + count > n) return false;
   // dstemr overwrites both and wants an off-diagonal of length n.
   Eigen::VectorXd d = t.diagonal;
   Eigen::VectorXd e = Eigen::VectorXd::Zero(n);
   e.head(n - 1) = t.off_diagonal;
-  Eigen::VectorXd w(n);
+  Eigen::VectorXd w(n);  // dstemr's eigenvalues, not needed: tridiagonalize gave them all
   std::vector<lapack_int> support(2 * static_cast<size_t>(k));
   lapack_int found = 0;
   lapack_logical tryrac = 1;
@@ -124,7 +123,6 @@ bool tridiagonal_eigenvectors(const Tridiagonal& t, int64_t first, int64_t count
       found != k) {
     return false;
   }
-  values = w.head(k);
   return LAPACKE_dormtr(LAPACK_COL_MAJOR, 'L', 'L', 'N', n, k, t.reflectors.data(), n, t.tau.data(),
                         vectors.data(), n) == 0;
 }

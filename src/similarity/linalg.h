@@ -44,10 +44,10 @@ struct Tridiagonal {
 bool tridiagonalize(const Eigen::MatrixXd& a, Tridiagonal& t, Eigen::VectorXd& eigenvalues);
 
 /// Eigenvectors number `first` … `first + count − 1` (0-based, ascending order of their
-/// eigenvalues) of the matrix `t` was made from, as the columns of `vectors` (p×count), with
-/// their eigenvalues in `values` (MRRR, LAPACK dstemr; then Q applied). False on failure.
+/// eigenvalues) of the matrix `t` was made from, as the columns of `vectors` (p×count) (MRRR,
+/// LAPACK dstemr; then Q applied). False on failure.
 bool tridiagonal_eigenvectors(const Tridiagonal& t, int64_t first, int64_t count,
-                              Eigen::MatrixXd& vectors, Eigen::VectorXd& values);
+                              Eigen::MatrixXd& vectors);
 
 /// Singular values of A (descending); optionally the thin U and V (A = U diag(s) Vᵀ).
 bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values,
