@@ -63,6 +63,8 @@ class Monitor {
   /// `probe_inputs`: the fixed probe set, first dimension = examples, on the model's device.
   /// Throws `std::invalid_argument` for invalid options (naming the field). An empty or
   /// undefined probe set is not an exception: the monitor reports it and never probes.
+  /// When OpenBLAS and LibTorch both run several threads, it notes (stderr and the event log)
+  /// that their pools compete and how to give BLAS one thread (`set_blas_threads`).
   Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs,
           ProbeForward forward, MonitorOptions options = {},
           std::vector<std::shared_ptr<Sink>> extra_sinks = {});
