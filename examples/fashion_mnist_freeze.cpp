@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "fashion_mnist_data.h"
+#include "layerwatch/core/blas_threads.h"
 #include "layerwatch/monitor.h"
 #include "layerwatch/report/html_report.h"
 
@@ -146,7 +147,7 @@ void write_summary_and_report(const nlohmann::json& summary,
 int main(int argc, char** argv) {
   CLI::App app{"Freeze training on Fashion-MNIST with layerwatch"};
   std::string policy = "adaptive", data = fashion_mnist::kDefaultDir, config, log_dir;
-  int epochs = 6, seed = 0, probe_size = 500, batch = 128;
+  int epochs = 6, seed = 0, probe_size = 500, batch = 128, blas_threads = 1;
   int64_t train_subset = 0;
   double lr = 0.05;
   bool eval_each_epoch = false, no_monitor = false;
@@ -168,6 +169,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(100, 10000));
   app.add_option("--batch", batch, "Batch size")->check(CLI::Range(1, 4096));
   app.add_option("--lr", lr, "Peak learning rate (cosine decay to 0)")->check(CLI::PositiveNumber);
+  app.add_option("--blas-threads", blas_threads,
+                 "Threads of the BLAS library (OpenBLAS); LibTorch keeps its own pool, and the two "
+                 "at the core count compete (0 = as OPENBLAS_NUM_THREADS set it)")
+      ->check(CLI::Range(0, 1024));
   app.add_flag("--eval-each-epoch", eval_each_epoch,
                "Test accuracy after every epoch (default: at the end only; it costs a pass over "
                "the 10000 test images)");
@@ -207,6 +212,7 @@ int main(int argc, char** argv) {
   // Lets probes_per_epoch space the probes of the first epoch too.
   if (options.steps_per_epoch() == 0) options.steps_per_epoch(steps_per_epoch);
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (blas_threads > 0) layerwatch::set_blas_threads(blas_threads);
   torch::manual_seed(seed);
 
   Cnn model;
@@ -229,8 +235,10 @@ int main(int argc, char** argv) {
   const int64_t total_steps = steps_per_epoch * epochs;
   fmt::print(
       "fashion_mnist_freeze: policy {}, {} epochs, {} training images, batch {}, {} torch "
-      "threads, logs in {}\n",
-      policy, epochs, n, batch, torch::get_num_threads(), options.log_dir());
+      "threads, {} BLAS threads, logs in {}\n",
+      policy, epochs, n, batch, torch::get_num_threads(),
+      layerwatch::blas_threads() > 0 ? std::to_string(layerwatch::blas_threads()) : "unknown",
+      options.log_dir());
 
   const auto run_start = Clock::now();
   std::vector<double> train_seconds;
@@ -321,6 +329,7 @@ int main(int argc, char** argv) {
     out["monitor_wait_s"] = std::round(stats.decision_wait_seconds * 100) / 100;
   }
   out["train_images"] = n;
+  out["blas_threads"] = layerwatch::blas_threads();
   out["seed"] = seed;
   if (g_interrupted) out["interrupted"] = true;
   if (monitor) write_summary_and_report(out, options);
