@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/recording_sink.h"
+#include "layerwatch/core/blas_threads.h"
 #include "layerwatch/similarity/similarity.h"
 
 namespace layerwatch {
@@ -216,6 +217,32 @@ TEST(Monitor, AnEmptyProbeSetIsReportedAndNeverProbes) {
   EXPECT_EQ(monitor.stats().probe_passes, 0);
   ASSERT_FALSE(recorder->events.empty());
   EXPECT_NE(recorder->events[0].message.find("probe set is empty"), std::string::npos);
+}
+
+TEST(Monitor, NotesWhenBlasAndLibTorchBothRunSeveralThreads) {
+  const int blas_before = blas_threads();
+  if (blas_before < 0) GTEST_SKIP() << "the loaded BLAS is not OpenBLAS";
+  const int torch_before = torch::get_num_threads();
+  const auto notes_for = [](int blas, int torch_threads) {
+    torch::set_num_threads(torch_threads);
+    EXPECT_TRUE(set_blas_threads(blas));
+    torch::nn::Sequential model(torch::nn::Linear(4, 3));
+    auto recorder = std::make_shared<RecordingSink>();
+    {
+      Monitor monitor(model, torch::randn({10, 4}), quiet("blas_note"), {recorder});
+      monitor.finish();
+    }
+    int notes = 0;
+    for (const auto& event : recorder->events) {
+      notes += event.message.find("set_blas_threads(1)") != std::string::npos ? 1 : 0;
+    }
+    return notes;
+  };
+  EXPECT_EQ(notes_for(2, 2), 1);
+  EXPECT_EQ(notes_for(1, 2), 0);
+  EXPECT_EQ(notes_for(2, 1), 0);
+  set_blas_threads(blas_before);
+  torch::set_num_threads(torch_before);
 }
 
 TEST(Monitor, AFailingProbeForwardIsReportedAndTrainingGoesOn) {
