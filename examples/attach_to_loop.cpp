@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "layerwatch/core/blas_threads.h"
 #include "layerwatch/monitor.h"
 
 struct NetImpl : torch::nn::Module {
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-dir", log_dir, "Where the logs go");
   CLI11_PARSE(app, argc, argv);
 
+  // LibTorch has its own thread pool; OpenBLAS's would compete with it for the cores.
+  layerwatch::set_blas_threads(1);  // layerwatch
   torch::manual_seed(0);
   // Synthetic data: inputs from a Gaussian, labels from a random teacher network.
   auto teacher =
