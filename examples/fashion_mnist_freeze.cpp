@@ -213,6 +213,7 @@ int main(int argc, char** argv) {
   if (options.steps_per_epoch() == 0) options.steps_per_epoch(steps_per_epoch);
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (blas_threads > 0) layerwatch::set_blas_threads(blas_threads);
+  blas_threads = layerwatch::blas_threads();  // what BLAS runs with now; -1 if not OpenBLAS
   torch::manual_seed(seed);
 
   Cnn model;
@@ -237,8 +238,7 @@ int main(int argc, char** argv) {
       "fashion_mnist_freeze: policy {}, {} epochs, {} training images, batch {}, {} torch "
       "threads, {} BLAS threads, logs in {}\n",
       policy, epochs, n, batch, torch::get_num_threads(),
-      layerwatch::blas_threads() > 0 ? std::to_string(layerwatch::blas_threads()) : "unknown",
-      options.log_dir());
+      blas_threads > 0 ? std::to_string(blas_threads) : "unknown", options.log_dir());
 
   const auto run_start = Clock::now();
   std::vector<double> train_seconds;
@@ -329,7 +329,7 @@ int main(int argc, char** argv) {
     out["monitor_wait_s"] = std::round(stats.decision_wait_seconds * 100) / 100;
   }
   out["train_images"] = n;
-  out["blas_threads"] = layerwatch::blas_threads();
+  out["blas_threads"] = blas_threads;
   out["seed"] = seed;
   if (g_interrupted) out["interrupted"] = true;
   if (monitor) write_summary_and_report(out, options);

@@ -75,15 +75,15 @@ Monitor::Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_i
                            ? fmt::format("shape [{}]", fmt::join(probe_inputs_.sizes(), ", "))
                            : std::string("undefined tensor")));
   }
-  const int blas = blas_threads();
-  if (blas > 1 && torch::get_num_threads() > 1) {
+  const int blas = blas_threads(), intra_op = torch::get_num_threads();
+  if (blas > 1 && intra_op > 1) {
     report(
         MonitorEvent::Kind::kNote,
         fmt::format("BLAS (OpenBLAS) runs {} threads beside LibTorch's {}: the two pools compete "
                     "for the cores, which slows training and the analyzer; call "
                     "layerwatch::set_blas_threads(1) before training (or set "
                     "OPENBLAS_NUM_THREADS=1)",
-                    blas, torch::get_num_threads()));
+                    blas, intra_op));
   }
 }
 
