@@ -1,12 +1,20 @@
 #include "layerwatch/analysis/analyzer.h"
 
-#include "core/parse_name.h"
-
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <utility>
+
+#include "core/parse_name.h"
+#include "layerwatch/sinks/console_sink.h"
 
 namespace layerwatch {
 
@@ -23,7 +31,11 @@ QueuePolicy parse_queue_policy(const std::string& name) {
       "queue_policy");
 }
 
-struct Analyzer::Job {
+namespace {
+
+double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+
+struct Job {
   enum class Kind { kCompare, kRecord, kEvent, kBarrier };
   Kind kind = Kind::kCompare;
   SnapshotStore::Ptr current, reference;
@@ -38,8 +50,9 @@ struct Analyzer::Job {
   }
 };
 
-struct Analyzer::SinkSlot {
+struct SinkSlot {
   std::shared_ptr<Sink> sink;
+  bool console = false;
   bool failed = false;  // reported once; later failures are only counted
   bool closed = false;
 };
@@ -47,7 +60,7 @@ struct Analyzer::SinkSlot {
 // Prepared activations of recent snapshots, so that a snapshot compared twice (with its
 // predecessor, then with its successor; or the final snapshot against every stored one) is
 // centred and factorized once. Holds weak references: it never keeps a snapshot alive.
-class Analyzer::ActivationCache {
+class ActivationCache {
  public:
   explicit ActivationCache(sim::Precision precision) : precision_(precision) {}
 
@@ -76,37 +89,96 @@ class Analyzer::ActivationCache {
       entries_;
 };
 
-Analyzer::Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks)
-    : options_(std::move(options)), store_(options_.store()) {
-  if (options_.threads() < 1 || options_.threads() > 64) {
+}  // namespace
+
+class Analyzer::Impl {
+ public:
+  Impl(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks);
+  ~Impl();
+
+  void add_snapshot(Snapshot snapshot);
+  void check_budget(const std::vector<Snapshot>& pass);
+  void announce(MonitorEvent event);
+  void push_job(Job job);
+  void end_epoch(int64_t epoch, int64_t step);
+  void flush();
+  void finish();
+  AnalyzerStats stats() const;
+
+  AnalyzerOptions options;
+  SnapshotStore store;
+  std::vector<std::string> sink_failures;
+  bool console = false;  // a console sink shows the events; otherwise they go to stderr
+
+ private:
+  void enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference, Reference kind);
+  void worker();
+  void compare(Job& job);
+  void deliver_in_order(uint64_t ticket, Job job);
+  void deliver(const Job& job);
+  template <typename Call>
+  void for_each_sink(const char* what, Call&& call);
+  void wait_until_idle(std::unique_lock<std::mutex>& lock);
+
+  ActivationCache cache_;
+  std::vector<std::unique_ptr<SinkSlot>> sinks_;
+
+  mutable std::mutex mutex_;  // the queue and the counters below
+  std::condition_variable work_ready_;
+  std::condition_variable work_done_;
+  std::deque<Job> queue_;
+  int64_t running_ = 0;
+  uint64_t next_ticket_ = 0;
+  bool stopping_ = false;
+  bool finished_ = false;
+  bool budget_checked_ = false;
+  int64_t skipped_ = 0, skipped_since_epoch_ = 0;
+
+  std::mutex delivery_mutex_;  // the sinks, and the outcomes waiting for their turn
+  std::map<uint64_t, Job> finished_jobs_;
+  uint64_t next_delivery_ = 0;
+
+  std::atomic<int64_t> records_{0}, failed_{0};
+  std::atomic<int64_t> sink_errors_{0};
+  std::vector<std::thread> workers_;
+};
+
+Analyzer::Impl::Impl(AnalyzerOptions options_in, std::vector<std::shared_ptr<Sink>> sinks)
+    : options(std::move(options_in)), store(options.store()), cache_(options.precision()) {
+  if (options.threads() < 1 || options.threads() > 64) {
     throw std::invalid_argument(
-        fmt::format("threads must be in [1, 64], got {}", options_.threads()));
+        fmt::format("threads must be in [1, 64], got {}", options.threads()));
   }
-  if (options_.reference_lag() < 1) {
+  if (options.reference_lag() < 1) {
     throw std::invalid_argument(
-        fmt::format("reference_lag must be at least 1, got {}", options_.reference_lag()));
+        fmt::format("reference_lag must be at least 1, got {}", options.reference_lag()));
   }
-  if (options_.queue_capacity() < 1) {
+  if (options.reference_lag() > options.store().capacity()) {
+    throw std::invalid_argument(fmt::format(
+        "reference_lag ({}) must be at most history ({}), the snapshots kept per layer: the "
+        "snapshot that many probe passes back must still be stored",
+        options.reference_lag(), options.store().capacity()));
+  }
+  if (options.queue_capacity() < 1) {
     throw std::invalid_argument(
-        fmt::format("queue_capacity must be at least 1, got {}", options_.queue_capacity()));
+        fmt::format("queue_capacity must be at least 1, got {}", options.queue_capacity()));
   }
-  if (options_.reference() == Reference::kFinal) {
+  if (options.reference() == Reference::kFinal) {
     throw std::invalid_argument(
         "reference must be previous or first for the online signal; the final reference is "
         "computed at finish() (final_pass)");
   }
-  cache_ = std::make_unique<ActivationCache>(options_.precision());
   std::vector<MonitorEvent> open_errors;
   for (auto& sink : sinks) {
     if (!sink) continue;
     try {
       sink->open();
-      sinks_.push_back(std::make_unique<SinkSlot>(SinkSlot{sink}));
+      const bool is_console = dynamic_cast<const ConsoleSink*>(sink.get()) != nullptr;
+      sinks_.push_back(std::make_unique<SinkSlot>(SinkSlot{sink, is_console}));
     } catch (const std::exception& e) {
       const auto message = fmt::format("sink {} is disabled: {}; the other sinks keep logging",
                                        sink->name(), e.what());
-      fmt::print(stderr, "layerwatch: {}\n", message);
-      sink_failures_.push_back(message);
+      sink_failures.push_back(message);
       ++sink_errors_;
       MonitorEvent event;
       event.kind = MonitorEvent::Kind::kSinkError;
@@ -114,11 +186,12 @@ Analyzer::Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> s
       open_errors.push_back(event);
     }
   }
-  for (auto& event : open_errors) add_event(std::move(event));
-  for (int64_t i = 0; i < options_.threads(); ++i) workers_.emplace_back([this] { worker(); });
+  for (const auto& slot : sinks_) console = console || slot->console;
+  for (auto& event : open_errors) announce(std::move(event));
+  for (int64_t i = 0; i < options.threads(); ++i) workers_.emplace_back([this] { worker(); });
 }
 
-Analyzer::~Analyzer() {
+Analyzer::Impl::~Impl() {
   size_t discarded = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -136,11 +209,20 @@ Analyzer::~Analyzer() {
                  "Monitor::finish() before the end of training to complete them\n",
                  discarded);
     }
+    std::lock_guard<std::mutex> lock(delivery_mutex_);
     for_each_sink("close", [](Sink& s) { s.close(); });
   }
 }
 
-void Analyzer::push_job(Job job) {
+void Analyzer::Impl::announce(MonitorEvent event) {
+  if (!console) fmt::print(stderr, "layerwatch: {}\n", event.message);
+  Job job;
+  job.kind = Job::Kind::kEvent;
+  job.event = std::move(event);
+  push_job(std::move(job));
+}
+
+void Analyzer::Impl::push_job(Job job) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_ || finished_) return;
@@ -149,60 +231,92 @@ void Analyzer::push_job(Job job) {
   work_ready_.notify_one();
 }
 
-void Analyzer::add_snapshot(Snapshot snapshot) {
+void Analyzer::Impl::add_snapshot(Snapshot snapshot) {
   const std::string layer = snapshot.layer;
   const int64_t step = snapshot.step, epoch = snapshot.epoch, probe = snapshot.probe_index;
-  const bool first = options_.reference() == Reference::kFirst;
+  const bool first = options.reference() == Reference::kFirst;
   // Resolve the reference before pushing, so this push cannot evict it.
   SnapshotStore::Ptr reference;
   if (first) {
-    reference = store_.pinned(layer);
+    reference = store.pinned(layer);
   } else {
-    const auto history = store_.history(layer);
-    const auto lag = static_cast<size_t>(options_.reference_lag());
+    const auto history = store.history(layer);
+    const auto lag = static_cast<size_t>(options.reference_lag());
     if (history.size() >= lag) reference = history[history.size() - lag];
   }
-  auto result = store_.push(std::move(snapshot), first && !reference);
+  auto result = store.push(std::move(snapshot), first && !reference);
 
   if (!result.evicted.empty()) {
-    MonitorEvent event;
-    event.kind = MonitorEvent::Kind::kSnapshotEvicted;
-    event.step = step;
-    event.epoch = epoch;
-    event.count = static_cast<int64_t>(result.evicted.size());
-    event.message = fmt::format(
+    Job job;
+    job.kind = Job::Kind::kEvent;
+    job.event.kind = MonitorEvent::Kind::kSnapshotEvicted;
+    job.event.step = step;
+    job.event.epoch = epoch;
+    job.event.count = static_cast<int64_t>(result.evicted.size());
+    job.event.message = fmt::format(
         "{} old snapshot(s) evicted to stay within the store's capacity or "
         "memory budget (first: {})",
         result.evicted.size(), result.evicted.front());
-    add_event(std::move(event));
+    push_job(std::move(job));
   }
   if (!result.stored) {
-    ConvergenceRecord record;
-    record.step = step;
-    record.epoch = epoch;
-    record.probe_index = probe;
-    record.layer = layer;
-    record.reference = options_.reference();
-    record.metric = options_.metric();
-    record.status = Status::kTooLarge;
-    record.message = result.refusal;
-    MonitorEvent event;
-    event.kind = MonitorEvent::Kind::kSnapshotRefused;
-    event.step = step;
-    event.epoch = epoch;
-    event.layer = layer;
-    event.count = 1;
-    event.message = result.refusal;
-    add_event(std::move(event));
-    add_record(std::move(record));
+    Job event;
+    event.kind = Job::Kind::kEvent;
+    event.event.kind = MonitorEvent::Kind::kSnapshotRefused;
+    event.event.step = step;
+    event.event.epoch = epoch;
+    event.event.layer = layer;
+    event.event.count = 1;
+    event.event.message = result.refusal;
+    push_job(std::move(event));
+    Job record;
+    record.kind = Job::Kind::kRecord;
+    record.record.step = step;
+    record.record.epoch = epoch;
+    record.record.probe_index = probe;
+    record.record.layer = layer;
+    record.record.reference = options.reference();
+    record.record.metric = options.metric();
+    record.record.status = Status::kTooLarge;
+    record.record.message = result.refusal;
+    push_job(std::move(record));
     return;
   }
-  if (reference)
-    enqueue_compare(std::move(result.stored), std::move(reference), options_.reference());
+  if (reference) {
+    enqueue_compare(std::move(result.stored), std::move(reference), options.reference());
+  }
 }
 
-void Analyzer::enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference,
-                               Reference kind) {
+void Analyzer::Impl::check_budget(const std::vector<Snapshot>& pass) {
+  if (budget_checked_ || pass.empty()) return;
+  budget_checked_ = true;
+  // The reference and the new snapshot of every layer must be stored at once: the lag's
+  // snapshots plus the new one for `previous`, the pinned first one plus the new one for
+  // `first`.
+  const std::size_t per_layer_copies = options.reference() == Reference::kFirst
+                                           ? 2
+                                           : static_cast<std::size_t>(options.reference_lag()) + 1;
+  std::size_t per_pass = 0;
+  for (const auto& s : pass) per_pass += s.bytes();
+  const std::size_t needed = per_pass * per_layer_copies;
+  const std::size_t budget = options.store().memory_budget();
+  if (needed <= budget) return;
+  MonitorEvent event;
+  event.kind = MonitorEvent::Kind::kNote;
+  event.step = pass.front().step;
+  event.epoch = pass.front().epoch;
+  event.message = fmt::format(
+      "memory_budget ({:.1f} MiB) cannot hold {} snapshots of every watched layer at once, so "
+      "some layers will never be compared with their {} snapshot: the {} reference needs at "
+      "least {:.1f} MiB ({} layers, {:.1f} MiB per probe pass); raise memory_budget, lower "
+      "sample_cap or store float16",
+      mib(budget), per_layer_copies, to_string(options.reference()), to_string(options.reference()),
+      std::ceil(mib(needed) * 10) / 10, pass.size(), mib(per_pass));
+  announce(std::move(event));
+}
+
+void Analyzer::Impl::enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference,
+                                     Reference kind) {
   Job job;
   job.kind = Job::Kind::kCompare;
   job.current = std::move(current);
@@ -211,7 +325,7 @@ void Analyzer::enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr re
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_ || finished_) return;
-    if (options_.queue_policy() == QueuePolicy::kSkipToNewest) {
+    if (options.queue_policy() == QueuePolicy::kSkipToNewest) {
       // A waiting job of the same layer (since the last epoch mark) is superseded.
       for (auto it = queue_.rbegin(); it != queue_.rend(); ++it) {
         if (it->kind == Job::Kind::kBarrier) break;
@@ -225,10 +339,10 @@ void Analyzer::enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr re
     }
     int64_t waiting = 0;
     for (const auto& j : queue_) waiting += j.online_compare() ? 1 : 0;
-    if (waiting >= options_.queue_capacity()) {
+    if (waiting >= options.queue_capacity()) {
       ++skipped_;
       ++skipped_since_epoch_;
-      if (options_.queue_policy() == QueuePolicy::kDropNewest) return;
+      if (options.queue_policy() == QueuePolicy::kDropNewest) return;
       for (auto it = queue_.begin(); it != queue_.end(); ++it) {
         if (it->online_compare()) {
           queue_.erase(it);
@@ -241,37 +355,24 @@ void Analyzer::enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr re
   work_ready_.notify_one();
 }
 
-void Analyzer::add_record(ConvergenceRecord record) {
-  Job job;
-  job.kind = Job::Kind::kRecord;
-  job.record = std::move(record);
-  push_job(std::move(job));
-}
-
-void Analyzer::add_event(MonitorEvent event) {
-  Job job;
-  job.kind = Job::Kind::kEvent;
-  job.event = std::move(event);
-  push_job(std::move(job));
-}
-
-void Analyzer::end_epoch(int64_t epoch, int64_t step) {
+void Analyzer::Impl::end_epoch(int64_t epoch, int64_t step) {
   int64_t skipped = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     skipped = std::exchange(skipped_since_epoch_, 0);
   }
   if (skipped > 0) {
-    MonitorEvent event;
-    event.kind = MonitorEvent::Kind::kJobsSkipped;
-    event.step = step;
-    event.epoch = epoch;
-    event.count = skipped;
-    event.message = fmt::format(
+    Job job;
+    job.kind = Job::Kind::kEvent;
+    job.event.kind = MonitorEvent::Kind::kJobsSkipped;
+    job.event.step = step;
+    job.event.epoch = epoch;
+    job.event.count = skipped;
+    job.event.message = fmt::format(
         "analysis fell behind: {} snapshot comparison(s) skipped this epoch (policy {}); "
         "probe less often, lower sample_cap or add analyzer threads",
-        skipped, to_string(options_.queue_policy()));
-    add_event(std::move(event));
+        skipped, to_string(options.queue_policy()));
+    push_job(std::move(job));
   }
   Job job;
   job.kind = Job::Kind::kBarrier;
@@ -279,135 +380,144 @@ void Analyzer::end_epoch(int64_t epoch, int64_t step) {
   push_job(std::move(job));
 }
 
-void Analyzer::flush() {
+void Analyzer::Impl::wait_until_idle(std::unique_lock<std::mutex>& lock) {
+  // A job leaves `running_` only after its outcome (and every earlier one) was delivered.
+  work_done_.wait(lock, [&] { return stopping_ || (queue_.empty() && running_ == 0); });
+}
+
+void Analyzer::Impl::flush() {
   {
     std::unique_lock<std::mutex> lock(mutex_);
-    work_done_.wait(lock, [&] { return stopping_ || (queue_.empty() && running_ == 0); });
+    wait_until_idle(lock);
   }
+  std::lock_guard<std::mutex> lock(delivery_mutex_);
   for_each_sink("flush", [](Sink& s) { s.flush(); });
 }
 
-void Analyzer::finish() {
+void Analyzer::Impl::finish() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (finished_ || stopping_) return;
   }
   flush();
-  if (options_.layer_matrix()) {
-    const auto layers = store_.layers();
+  const auto final_compare = [&](SnapshotStore::Ptr current, SnapshotStore::Ptr last) {
+    Job job;
+    job.kind = Job::Kind::kCompare;
+    job.current = std::move(current);
+    job.reference = std::move(last);
+    job.reference_kind = Reference::kFinal;
+    push_job(std::move(job));
+  };
+  if (options.layer_matrix()) {
+    const auto layers = store.layers();
     for (const auto& reference_layer : layers) {
-      const auto last = store_.latest(reference_layer);
+      const auto last = store.latest(reference_layer);
       if (!last) continue;
       for (const auto& layer : layers) {
         if (layer == reference_layer) continue;
-        for (const auto& snapshot : store_.history(layer)) {
-          Job job;
-          job.kind = Job::Kind::kCompare;
-          job.current = snapshot;
-          job.reference = last;
-          job.reference_kind = Reference::kFinal;
-          push_job(std::move(job));
-        }
+        for (const auto& snapshot : store.history(layer)) final_compare(snapshot, last);
       }
     }
   }
-  if (options_.final_pass()) {
-    for (const auto& layer : store_.layers()) {
-      const auto history = store_.history(layer);
-      if (history.size() < 2) continue;
-      const auto& last = history.back();
-      for (size_t i = 0; i + 1 < history.size(); ++i) {
-        Job job;
-        job.kind = Job::Kind::kCompare;
-        job.current = history[i];
-        job.reference = last;
-        job.reference_kind = Reference::kFinal;
-        push_job(std::move(job));
-      }
+  if (options.final_pass()) {
+    for (const auto& layer : store.layers()) {
+      const auto history = store.history(layer);
+      for (size_t i = 0; i + 1 < history.size(); ++i) final_compare(history[i], history.back());
     }
   }
   Job close;
   close.kind = Job::Kind::kBarrier;
   close.close_sinks = true;
   push_job(std::move(close));
-  {
-    std::unique_lock<std::mutex> lock(mutex_);
-    work_done_.wait(lock, [&] { return stopping_ || (queue_.empty() && running_ == 0); });
-    finished_ = true;
-  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  wait_until_idle(lock);
+  finished_ = true;
 }
 
-void Analyzer::worker() {
+void Analyzer::Impl::worker() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    work_ready_.wait(lock, [&] {
-      if (stopping_) return true;
-      if (queue_.empty() || barrier_running_) return false;
-      // An epoch mark waits for every job before it, so sinks see the epoch complete.
-      return queue_.front().kind != Job::Kind::kBarrier || running_ == 0;
-    });
+    work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
     Job job = std::move(queue_.front());
     queue_.pop_front();
-    const bool barrier = job.kind == Job::Kind::kBarrier;
-    barrier_running_ = barrier;
+    // Jobs leave the queue in order, and their outcomes reach the sinks in that same order
+    // however long each took: every sink (the freeze policy too) sees a layer's records in
+    // probe order, and an epoch mark after every record queued before it.
+    const uint64_t ticket = next_ticket_++;
     ++running_;
     lock.unlock();
-    run(job);
-    job = Job();  // release the snapshots before reporting the job done
+    if (job.kind == Job::Kind::kCompare) compare(job);
+    deliver_in_order(ticket, std::move(job));
     lock.lock();
     --running_;
-    if (barrier) barrier_running_ = false;
     work_done_.notify_all();
-    work_ready_.notify_all();
   }
 }
 
-void Analyzer::run(Job& job) {
-  switch (job.kind) {
-    case Job::Kind::kCompare: {
-      const auto start = std::chrono::steady_clock::now();
-      const Snapshot& cur = *job.current;
-      const Snapshot& ref = *job.reference;
-      ConvergenceRecord r;
-      r.step = cur.step;
-      r.epoch = cur.epoch;
-      r.probe_index = cur.probe_index;
-      r.layer = cur.layer;
-      r.reference = job.reference_kind;
-      r.reference_step = ref.step;
-      r.reference_epoch = ref.epoch;
-      r.metric = options_.metric();
-      if (ref.layer != cur.layer) r.reference_layer = ref.layer;
-      try {
-        if (cur.rows_per_example != ref.rows_per_example) {
-          throw std::invalid_argument(fmt::format(
-              "'{}' has {} rows per example and '{}' has {}: their rows are different samples; "
-              "compare different layers with conv_layout flatten or pool",
-              cur.layer, cur.rows_per_example, ref.layer, ref.rows_per_example));
-        }
-        sim::ActivationPair pair(cache_->get(job.reference), cache_->get(job.current));
-        auto v = sim::compute_metric(options_.metric(), pair, options_.metric_options());
-        r.value = v.value;
-        r.status = v.status;
-        r.message = std::move(v.message);
-        r.kept_dims = std::move(v.kept_dims);
-      } catch (const std::exception& e) {
-        r.status = Status::kError;
-        r.message = fmt::format("analysis of layer '{}' (step {} vs {}) failed: {}", cur.layer,
-                                cur.step, ref.step, e.what());
-      }
-      r.compute_ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
-      deliver_record(r);
-      break;
+void Analyzer::Impl::deliver_in_order(uint64_t ticket, Job job) {
+  std::lock_guard<std::mutex> lock(delivery_mutex_);
+  finished_jobs_.emplace(ticket, std::move(job));
+  for (auto next = finished_jobs_.begin();
+       next != finished_jobs_.end() && next->first == next_delivery_;
+       next = finished_jobs_.begin()) {
+    deliver(next->second);
+    finished_jobs_.erase(next);
+    ++next_delivery_;
+  }
+}
+
+void Analyzer::Impl::compare(Job& job) {
+  const auto start = std::chrono::steady_clock::now();
+  const Snapshot& cur = *job.current;
+  const Snapshot& ref = *job.reference;
+  ConvergenceRecord r;
+  r.step = cur.step;
+  r.epoch = cur.epoch;
+  r.probe_index = cur.probe_index;
+  r.layer = cur.layer;
+  r.reference = job.reference_kind;
+  r.reference_step = ref.step;
+  r.reference_epoch = ref.epoch;
+  r.metric = options.metric();
+  if (ref.layer != cur.layer) r.reference_layer = ref.layer;
+  try {
+    if (cur.rows_per_example != ref.rows_per_example) {
+      throw std::invalid_argument(fmt::format(
+          "'{}' has {} rows per example and '{}' has {}: their rows are different samples; "
+          "compare different layers with conv_layout flatten or pool",
+          cur.layer, cur.rows_per_example, ref.layer, ref.rows_per_example));
     }
+    sim::ActivationPair pair(cache_.get(job.reference), cache_.get(job.current));
+    auto v = sim::compute_metric(options.metric(), pair, options.metric_options());
+    r.value = v.value;
+    r.status = v.status;
+    r.message = std::move(v.message);
+    r.kept_dims = std::move(v.kept_dims);
+  } catch (const std::exception& e) {
+    r.status = Status::kError;
+    r.message = fmt::format("analysis of layer '{}' (step {} vs {}) failed: {}", cur.layer,
+                            cur.step, ref.step, e.what());
+  }
+  r.compute_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // The snapshots are released before the record waits for its turn to be delivered.
+  job = Job();
+  job.kind = Job::Kind::kRecord;
+  job.record = std::move(r);
+}
+
+void Analyzer::Impl::deliver(const Job& job) {
+  switch (job.kind) {
+    case Job::Kind::kCompare:  // turned into a record before delivery
+      break;
     case Job::Kind::kRecord:
-      deliver_record(job.record);
+      ++records_;
+      if (!has_value(job.record.status)) ++failed_;
+      for_each_sink("write", [&](Sink& s) { s.write(job.record); });
       break;
     case Job::Kind::kEvent:
-      deliver_event(job.event);
+      for_each_sink("write_event", [&](Sink& s) { s.write_event(job.event); });
       break;
     case Job::Kind::kBarrier:
       if (job.close_sinks) {
@@ -421,38 +531,48 @@ void Analyzer::run(Job& job) {
 }
 
 template <typename Call>
-void Analyzer::for_each_sink(const char* what, Call&& call) {
-  std::lock_guard<std::mutex> lock(sink_mutex_);
+void Analyzer::Impl::for_each_sink(const char* what, Call&& call) {
   const bool closing = std::string(what) == "close";
+  std::vector<std::pair<const SinkSlot*, std::string>> first_failures;
   for (auto& slot : sinks_) {
     if (slot->closed) continue;
+    std::string error;
     try {
       call(*slot->sink);
     } catch (const std::exception& e) {
-      ++sink_errors_;
-      if (!slot->failed) {
-        slot->failed = true;
-        fmt::print(stderr,
-                   "layerwatch: sink {} failed in {}: {}; training goes on, further failures of "
-                   "this sink are only counted\n",
-                   slot->sink->name(), what, e.what());
-      }
+      error = e.what();
+    } catch (...) {
+      error = "it threw something that is not a std::exception";
     }
     if (closing) slot->closed = true;
+    if (error.empty()) continue;
+    ++sink_errors_;
+    if (slot->failed) continue;
+    slot->failed = true;
+    first_failures.emplace_back(
+        slot.get(), fmt::format("sink {} failed in {}: {}; training goes on, further failures of "
+                                "this sink are only counted",
+                                slot->sink->name(), what, error));
+  }
+  // A sink's first failure is said once: by the console sink when one works (else on stderr),
+  // and as an event in the other sinks' logs.
+  for (const auto& [failed, message] : first_failures) {
+    if (!console || failed->console) fmt::print(stderr, "layerwatch: {}\n", message);
+    MonitorEvent event;
+    event.kind = MonitorEvent::Kind::kSinkError;
+    event.message = message;
+    for (auto& slot : sinks_) {
+      if (slot.get() == failed || slot->closed) continue;
+      try {
+        slot->sink->write_event(event);
+      } catch (...) {
+        ++sink_errors_;
+      }
+    }
   }
 }
 
-void Analyzer::deliver_record(const ConvergenceRecord& record) {
-  ++records_;
-  if (!has_value(record.status)) ++failed_;
-  for_each_sink("write", [&](Sink& s) { s.write(record); });
-}
-
-void Analyzer::deliver_event(const MonitorEvent& event) {
-  for_each_sink("write_event", [&](Sink& s) { s.write_event(event); });
-}
-
-AnalyzerStats Analyzer::stats() const {
+AnalyzerStats Analyzer::Impl::stats() const {
   AnalyzerStats s;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -462,10 +582,54 @@ AnalyzerStats Analyzer::stats() const {
   s.records = records_.load();
   s.failed = failed_.load();
   s.sink_errors = sink_errors_.load();
-  s.store = store_.stats();
+  s.store = store.stats();
   return s;
 }
 
-std::vector<std::string> Analyzer::sink_failures() const { return sink_failures_; }
+// ---- the public face ----------------------------------------------------------------------
+
+Analyzer::Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(sinks))) {}
+
+Analyzer::~Analyzer() = default;
+
+void Analyzer::add_snapshot(Snapshot snapshot) { impl_->add_snapshot(std::move(snapshot)); }
+
+void Analyzer::add_probe_pass(std::vector<Snapshot> snapshots) {
+  impl_->check_budget(snapshots);
+  for (auto& snapshot : snapshots) impl_->add_snapshot(std::move(snapshot));
+}
+
+void Analyzer::add_record(ConvergenceRecord record) {
+  Job job;
+  job.kind = Job::Kind::kRecord;
+  job.record = std::move(record);
+  impl_->push_job(std::move(job));
+}
+
+void Analyzer::add_event(MonitorEvent event) {
+  Job job;
+  job.kind = Job::Kind::kEvent;
+  job.event = std::move(event);
+  impl_->push_job(std::move(job));
+}
+
+void Analyzer::announce(MonitorEvent event) { impl_->announce(std::move(event)); }
+
+void Analyzer::end_epoch(int64_t epoch, int64_t step) { impl_->end_epoch(epoch, step); }
+
+void Analyzer::flush() { impl_->flush(); }
+
+void Analyzer::finish() { impl_->finish(); }
+
+AnalyzerStats Analyzer::stats() const { return impl_->stats(); }
+
+const AnalyzerOptions& Analyzer::options() const { return impl_->options; }
+
+const SnapshotStore& Analyzer::store() const { return impl_->store; }
+
+std::vector<std::string> Analyzer::sink_failures() const { return impl_->sink_failures; }
+
+bool Analyzer::has_console_sink() const { return impl_->console; }
 
 }  // namespace layerwatch

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "analysis/recording_sink.h"
 #include "layerwatch/similarity/similarity.h"
@@ -325,6 +327,80 @@ TEST(Analyzer, LayerMatrixComparesEveryLayerWithEveryOtherFinalSnapshot) {
   }
   EXPECT_EQ(compared, 6);  // a's 3 snapshots vs b's final, b's 3 vs a's final
   EXPECT_EQ(refused, 12);  // conv vs a and b (3 each), a and b vs conv (3 each)
+}
+
+// A wide snapshot whose comparison takes milliseconds, or, with a NaN, returns at once.
+Snapshot timed_snapshot(const std::string& layer, int64_t probe, bool with_nan) {
+  Snapshot s;
+  s.layer = layer;
+  s.probe_index = probe;
+  s.step = probe * 10;
+  s.values =
+      layerwatch::testing::gaussian(4000, 96, 40 + static_cast<uint64_t>(probe)).cast<float>();
+  if (with_nan) s.values(7, 3) = std::nanf("");
+  return s;
+}
+
+TEST(Analyzer, RecordsOfOneLayerReachTheSinksInProbeOrderWithTwoThreads) {
+  // Every third snapshot holds a NaN, so the comparisons with it return at once while the
+  // others take milliseconds: with two workers, a later comparison of the layer often finishes
+  // before an earlier one. The sinks (and the freeze policy, which is one) must still see the
+  // layer's records in probe order.
+  auto sink = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(queue_all().threads(2), {sink});
+    for (int64_t p = 0; p < 45; ++p) {
+      analyzer.add_snapshot(timed_snapshot("a", p, p % 3 == 2));
+      analyzer.add_snapshot(timed_snapshot("b", p, p % 3 == 0));
+    }
+    analyzer.finish();
+  }
+  std::map<std::string, std::vector<int64_t>> order;
+  for (const auto& r : sink->records) order[r.layer].push_back(r.probe_index);
+  for (const auto& [layer, probes] : order) {
+    ASSERT_EQ(probes.size(), 44u) << layer;
+    EXPECT_TRUE(std::is_sorted(probes.begin(), probes.end()))
+        << layer << ": " << ::testing::PrintToString(probes);
+  }
+}
+
+TEST(Analyzer, AReferenceLagUpToTheHistoryWorksAndBeyondItIsRefused) {
+  auto sink = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(queue_all().reference_lag(3).store(SnapshotStoreOptions().capacity(3)),
+                      {sink});
+    for (int64_t p = 0; p < 6; ++p) analyzer.add_snapshot(snapshot_at("a", p));
+    analyzer.finish();
+  }
+  ASSERT_EQ(sink->records.size(), 3u);
+  for (const auto& r : sink->records) EXPECT_EQ(r.reference_step, r.step - 300);
+  try {
+    Analyzer(queue_all().reference_lag(4).store(SnapshotStoreOptions().capacity(3)), {});
+    FAIL() << "a reference lag beyond the history must be refused";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("reference_lag"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("history"), std::string::npos) << e.what();
+  }
+}
+
+// A sink that throws something that is not a std::exception.
+class ThrowsIntSink : public Sink {
+ public:
+  std::string name() const override { return "throws-int"; }
+  void write(const ConvergenceRecord&) override { throw 7; }
+};
+
+TEST(Analyzer, ASinkThrowingANonStandardExceptionIsCountedNotFatal) {
+  auto good = std::make_shared<RecordingSink>();
+  AnalyzerStats stats;
+  {
+    Analyzer analyzer(queue_all(), {std::make_shared<ThrowsIntSink>(), good});
+    for (int64_t p = 0; p < 3; ++p) analyzer.add_snapshot(snapshot_at("a", p));
+    analyzer.flush();
+    stats = analyzer.stats();
+  }
+  EXPECT_EQ(good->records.size(), 2u);
+  EXPECT_EQ(stats.sink_errors, 2);
 }
 
 }  // namespace

@@ -5,24 +5,19 @@
 /// The training thread calls `add_snapshot` (stores it, queues a comparison with its
 /// reference) and `end_epoch`; both only take short bookkeeping locks and never wait for
 /// analysis. Worker threads compute the similarity with the torch-free core and hand records
-/// to the sinks in order. If analysis falls behind, the queue policy decides what to skip, and
-/// skips are counted and logged. No exception crosses threads: a failed job becomes a record
-/// with status `kError`, a failing sink is counted and reported once.
+/// to the sinks in the order they were queued, whatever the number of threads (so each
+/// layer's records arrive in probe order). If analysis falls behind, the queue policy decides what
+/// to skip, and skips are counted and logged. No exception crosses threads: a failed job becomes a
+/// record with status `kError`, a failing sink is counted and reported once.
 ///
 ///   Analyzer analyzer(AnalyzerOptions().metric(Metric::kSvcca), {console, jsonl});
 ///   analyzer.add_snapshot(std::move(snapshot));   // from the probe pass
 ///   analyzer.end_epoch(epoch, step);
 ///   analyzer.finish();                            // final-reference pass, sinks closed
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "layerwatch/analysis/records.h"
@@ -100,10 +95,17 @@ class Analyzer {
 
   /// Stores a snapshot and queues its comparison with its reference. Never blocks on analysis.
   void add_snapshot(Snapshot snapshot);
+  /// The snapshots of one probe pass, each as `add_snapshot`. At the first pass, also says
+  /// once (an event, and stderr without a console sink) when the memory budget cannot hold
+  /// the reference and the new snapshot of every layer at once, with the budget needed.
+  void add_probe_pass(std::vector<Snapshot> snapshots);
   /// Queues a record as is (e.g. a capture error), delivered in order with the others.
   void add_record(ConvergenceRecord record);
   /// Queues an event for the sinks.
   void add_event(MonitorEvent event);
+  /// Queues an event and shows its message once: the console sink prints it, or, without a
+  /// console sink, stderr does now.
+  void announce(MonitorEvent event);
   /// Marks the end of an epoch: sinks get `end_epoch` after every record queued before it.
   void end_epoch(int64_t epoch, int64_t step);
   /// Waits until every queued job is done and the sinks are flushed.
@@ -113,45 +115,17 @@ class Analyzer {
   void finish();
 
   AnalyzerStats stats() const;
-  const AnalyzerOptions& options() const { return options_; }
+  const AnalyzerOptions& options() const;
   /// The snapshots (read-only use; the analyzer owns them).
-  const SnapshotStore& store() const { return store_; }
+  const SnapshotStore& store() const;
   /// Names of the sinks that failed to open, with their messages.
   std::vector<std::string> sink_failures() const;
+  /// True when one of the sinks is a console sink, which shows the events.
+  bool has_console_sink() const;
 
  private:
-  struct Job;
-  struct SinkSlot;
-  class ActivationCache;
-
-  void enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference, Reference kind);
-  void push_job(Job job);
-  void worker();
-  void run(Job& job);
-  void deliver_record(const ConvergenceRecord& record);
-  void deliver_event(const MonitorEvent& event);
-  template <typename Call>
-  void for_each_sink(const char* what, Call&& call);
-
-  AnalyzerOptions options_;
-  SnapshotStore store_;
-  std::unique_ptr<ActivationCache> cache_;
-  std::vector<std::unique_ptr<SinkSlot>> sinks_;
-  std::vector<std::string> sink_failures_;
-
-  mutable std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::condition_variable work_done_;
-  std::deque<Job> queue_;
-  int64_t running_ = 0;
-  bool barrier_running_ = false;
-  bool stopping_ = false;
-  bool finished_ = false;
-  int64_t skipped_ = 0, skipped_since_epoch_ = 0;
-  std::atomic<int64_t> records_{0}, failed_{0};
-  std::atomic<int64_t> sink_errors_{0};
-  std::mutex sink_mutex_;
-  std::vector<std::thread> workers_;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace layerwatch
