@@ -20,29 +20,37 @@ std::filesystem::path executable_dir() {
   return ec ? std::filesystem::path(".") : exe.parent_path();
 }
 
+// The plugin, or why it could not be loaded.
+struct Plugin {
+  PtReadFunction read = nullptr;
+  std::string error;
+};
+
 // The plugin sits in ../lib beside bin/ both in the build tree and in an installed prefix.
-PtReadFunction load_plugin(std::string& error) {
-  static PtReadFunction function = nullptr;
-  static std::string load_error;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("LAYERWATCH_PT_PLUGIN")) candidates.emplace_back(env);
-    candidates.push_back((executable_dir() / ".." / "lib" / kPtPluginFile).string());
-    candidates.push_back(kPtPluginFile);  // the loader's search path
-    for (const auto& candidate : candidates) {
-      void* handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!handle) {
-        load_error = dlerror();
-        continue;
-      }
-      function = reinterpret_cast<PtReadFunction>(dlsym(handle, kPtReadSymbol));
-      if (function) break;
+Plugin load_plugin() {
+  Plugin plugin;
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("LAYERWATCH_PT_PLUGIN")) candidates.emplace_back(env);
+  candidates.push_back((executable_dir() / ".." / "lib" / kPtPluginFile).string());
+  candidates.push_back(kPtPluginFile);  // the loader's search path
+  for (const auto& candidate : candidates) {
+    void* handle = dlopen(candidate.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      plugin.error = dlerror();
+      continue;
     }
+    plugin.read = reinterpret_cast<PtReadFunction>(dlsym(handle, kPtReadSymbol));
+    if (plugin.read) break;
+    plugin.error = fmt::format("{} has no symbol {}", candidate, kPtReadSymbol);
   }
-  error = load_error;
-  return function;
+  return plugin;
+}
+
+// Loaded once per process; a function-local static is initialised exactly once even when
+// several threads read .pt files at the same time.
+const Plugin& plugin() {
+  static const Plugin loaded = load_plugin();
+  return loaded;
 }
 
 }  // namespace
@@ -76,15 +84,14 @@ Array read_activation_file(const std::string& path) {
     return parse_npy(path, bytes.data(), bytes.size());
   if (!looks_like_torch_save(bytes.data(), bytes.size()))
     throw FileError(path, "not a .npy or .pt file (unrecognised first bytes)");
-  std::string load_error;
-  const auto read_pt = load_plugin(load_error);
-  if (!read_pt) {
+  const Plugin& pt = plugin();
+  if (!pt.read) {
     throw FileError(path, fmt::format("reading .pt files needs {} (built with LibTorch): {}",
-                                      kPtPluginFile, load_error));
+                                      kPtPluginFile, pt.error));
   }
   Array array;
   std::string error;
-  if (!read_pt(path, bytes, array, error)) throw FileError(path, error);
+  if (!pt.read(path, bytes, array, error)) throw FileError(path, error);
   return array;
 }
 
