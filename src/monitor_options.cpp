@@ -284,6 +284,19 @@ void MonitorOptions::validate() const {
   if (log_dir_.empty()) throw std::invalid_argument("MonitorOptions::log_dir must not be empty");
   for (const auto& spec : sinks_) make_sink(spec, "");
   freeze_.validate();
+  if (reference_lag_ > history_) {
+    throw std::invalid_argument(fmt::format(
+        "MonitorOptions::reference_lag ({}) must be at most history ({}), the snapshots kept "
+        "per layer: the snapshot that many probe passes back must still be stored",
+        reference_lag_, history_));
+  }
+  if (freeze_.policy() == FreezePolicyKind::kAdaptive && reference_ == Reference::kFirst) {
+    throw std::invalid_argument(
+        "MonitorOptions: freeze.policy adaptive needs reference previous: it freezes a layer "
+        "once its similarity to its previous snapshot stays high, and with reference first "
+        "there is none, so it would never freeze; set reference to previous or choose another "
+        "freeze policy");
+  }
 }
 
 AnalyzerOptions MonitorOptions::analyzer_options() const {

@@ -119,5 +119,40 @@ TEST(MonitorOptions, ValidateNamesTheField) {
   EXPECT_THROW(MonitorOptions().sinks({"parquet"}).validate(), std::invalid_argument);
 }
 
+TEST(MonitorOptions, AdaptiveFreezingWithTheFirstReferenceIsRefusedNamingBoth) {
+  // The adaptive policy reads each layer's similarity to its previous snapshot; with the first
+  // snapshot as reference it would never see one and never freeze.
+  const auto options = MonitorOptions()
+                           .reference(Reference::kFirst)
+                           .freeze(FreezeOptions().policy(FreezePolicyKind::kAdaptive));
+  try {
+    options.validate();
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("reference"), std::string::npos) << m;
+    EXPECT_NE(m.find("adaptive"), std::string::npos) << m;
+  }
+  const auto from_json = monitor_options_from_json(
+      json::parse(R"({"reference": "first", "freeze": {"policy": "adaptive"}})"));
+  EXPECT_THROW(from_json.validate(), std::invalid_argument);
+  // Either alone is fine.
+  EXPECT_NO_THROW(MonitorOptions().reference(Reference::kFirst).validate());
+  EXPECT_NO_THROW(
+      MonitorOptions().freeze(FreezeOptions().policy(FreezePolicyKind::kAdaptive)).validate());
+}
+
+TEST(MonitorOptions, AReferenceLagBeyondTheHistoryIsRefusedNamingBoth) {
+  EXPECT_NO_THROW(MonitorOptions().history(4).reference_lag(4).validate());
+  try {
+    MonitorOptions().history(4).reference_lag(5).validate();
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("reference_lag"), std::string::npos) << m;
+    EXPECT_NE(m.find("history"), std::string::npos) << m;
+  }
+}
+
 }  // namespace
 }  // namespace layerwatch
