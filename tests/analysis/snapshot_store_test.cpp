@@ -65,17 +65,23 @@ TEST(SnapshotStore, RefusesASnapshotLargerThanTheBudgetAndSaysWhy) {
 }
 
 TEST(SnapshotStore, SnapshotsHeldByReadersStillCountAgainstTheBudget) {
+  // Each snapshot is 400 bytes; the budget holds two.
   SnapshotStore store(SnapshotStoreOptions().capacity(2).memory_budget(800));
-  const auto held = store.push(make("a", 0, 10, 10)).stored;  // 400 bytes, kept by a "job"
+  const auto held = store.push(make("a", 0, 10, 10)).stored;  // kept alive by a "job"
   store.push(make("a", 1, 10, 10));
-  // Evicting a@0 frees nothing while `held` lives, so a third snapshot does not fit.
-  const auto r = store.push(make("a", 2, 10, 10));
-  EXPECT_LE(store.stats().live_bytes, 800u);
-  if (r.stored) {
-    EXPECT_EQ(store.stats().live_bytes, 800u);
-  } else {
-    EXPECT_NE(r.refusal.find("in-analysis"), std::string::npos);
-  }
+  // Evicting a@0 frees nothing while `held` lives, so a@1 must go too to make room for a@2.
+  const auto stored = store.push(make("a", 2, 10, 10));
+  ASSERT_TRUE(stored.stored);
+  EXPECT_EQ(stored.evicted, (std::vector<std::string>{"a@0", "a@1"}));
+  EXPECT_EQ(store.stats().live_bytes, 800u);  // held a@0 and a@2
+  // With a@2 held as well, nothing evictable frees a byte: a@3 is refused, and says why.
+  const auto held_too = store.latest("a");
+  const auto refused = store.push(make("a", 3, 10, 10));
+  EXPECT_FALSE(refused.stored);
+  EXPECT_TRUE(refused.evicted.empty());
+  EXPECT_NE(refused.refusal.find("in-analysis"), std::string::npos) << refused.refusal;
+  EXPECT_EQ(store.stats().live_bytes, 800u);
+  EXPECT_EQ(store.latest("a")->probe_index, 2);
 }
 
 TEST(SnapshotStore, NeverExceedsItsBudgetUnderConcurrentStress) {

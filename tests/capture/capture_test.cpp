@@ -92,10 +92,17 @@ TEST(Watch, ParametersStayTheSameObjectsAndTheOptimizerKeepsWorking) {
     optimizer.step();
   }
   EXPECT_FALSE(torch::equal(seq->named_parameters()["0.weight"], w0));
-  // Outside a probe pass nothing is captured.
+  // Capture happens only while a receiver is active on this thread: a forward inside the
+  // scope records the three layers, one after it records nothing more.
   Collector collector;
+  {
+    detail::ReceiverScope scope(&collector);
+    seq->forward(x);
+  }
+  EXPECT_EQ(collector.order.size(), 3u);
+  EXPECT_EQ(detail::active_receiver(), nullptr);
   seq->forward(x);
-  EXPECT_TRUE(collector.seen.empty());
+  EXPECT_EQ(collector.order.size(), 3u);
 }
 
 TEST(Watch, RemovingTheHandleRestoresTheOriginalElements) {

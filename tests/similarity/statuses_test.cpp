@@ -114,6 +114,7 @@ TEST(Statuses, BadOptionsThrowNamingTheField) {
   EXPECT_THROW(cca(x, x, CcaOptions().rank_tolerance(2)), std::invalid_argument);
   try {
     svcca(x, x, SvccaOptions().keep(0));
+    FAIL() << "expected std::invalid_argument for keep 0";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("keep"), std::string::npos);
   }
