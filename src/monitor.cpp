@@ -91,14 +91,13 @@ Monitor::~Monitor() = default;
 
 void Monitor::report(MonitorEvent::Kind kind, const std::string& message,
                      const std::string& layer) {
-  fmt::print(stderr, "layerwatch: {}\n", message);
   MonitorEvent event;
   event.kind = kind;
   event.step = steps_;
   event.epoch = epochs_;
   event.layer = layer;
   event.message = message;
-  analyzer_->add_event(std::move(event));
+  analyzer_->announce(std::move(event));
 }
 
 CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions options) {
@@ -114,7 +113,7 @@ CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions opt
   const auto names = handle.names();
   const auto modules = handle.modules();
   for (size_t i = 0; i < names.size() && i < modules.size(); ++i) {
-    freeze_targets_.push_back(FreezeTarget{names[i], modules[i], sequential});
+    freeze_targets_.push_back(FreezeTarget{names[i], {modules[i]}, sequential});
   }
   publish_freeze_order();
   return handle;
@@ -124,7 +123,16 @@ void Monitor::add_freeze_target(const std::string& name,
                                 std::shared_ptr<torch::nn::Module> module) {
   if (!module)
     throw std::invalid_argument(fmt::format("freeze target '{}' is a null module", name));
-  freeze_targets_.push_back(FreezeTarget{name, std::move(module), nullptr});
+  const auto unit = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
+                                 [&](const FreezeTarget& t) { return t.name == name; });
+  if (unit != freeze_targets_.end()) {
+    // One unit, several modules (a stem whose conv and BatchNorm sit on the model itself).
+    if (std::find(unit->modules.begin(), unit->modules.end(), module) == unit->modules.end()) {
+      unit->modules.push_back(std::move(module));
+    }
+    return;
+  }
+  freeze_targets_.push_back(FreezeTarget{name, {std::move(module)}, nullptr});
   publish_freeze_order();
 }
 
@@ -163,7 +171,7 @@ void Monitor::apply_freeze_decisions() {
                                      [&](const FreezeTarget& t) { return t.name == d.layer; });
     if (target == freeze_targets_.end()) continue;
     const auto applied =
-        freeze_controller_->freeze(target->name, target->module,
+        freeze_controller_->freeze(target->name, target->modules,
                                    target->sequential.is_empty() ? nullptr : &target->sequential);
     frozen_epochs_[d.layer] = epochs_;
     MonitorEvent event;
@@ -184,8 +192,29 @@ CaptureHandle Monitor::capture_handle(const std::string& name) {
   return CaptureHandle({name}, [disabled, name] { disabled->insert(name); });
 }
 
+void Monitor::train(bool on) {
+  model_->train(on);
+  if (freeze_controller_) freeze_controller_->enforce_eval();
+}
+
+void Monitor::keep_frozen_batchnorm_in_eval() {
+  if (!freeze_controller_) return;
+  const auto found = freeze_controller_->restore_frozen_batchnorm();
+  if (found.empty() || reported_frozen_batchnorm_) return;
+  reported_frozen_batchnorm_ = true;
+  report(MonitorEvent::Kind::kNote,
+         fmt::format("the frozen layer '{}' had BatchNorm in training mode at step {} "
+                     "(model->train() switches every module), so that step normalised it with "
+                     "batch statistics; its running statistics are restored and it is in eval "
+                     "mode again. Call monitor.train() instead of model->train(): it keeps "
+                     "frozen layers in eval mode",
+                     found.front(), steps_),
+         found.front());
+}
+
 void Monitor::step() {
   ++steps_;
+  keep_frozen_batchnorm_in_eval();
   apply_freeze_decisions();
   const bool start = steps_ == 1 && options_.probe_at_start();
   const int64_t every = options_.probe_every_n_steps();
@@ -197,6 +226,7 @@ void Monitor::step() {
 }
 
 void Monitor::end_epoch() {
+  keep_frozen_batchnorm_in_eval();
   apply_freeze_decisions();
   ++epochs_;
   // The same weights were just probed by step(): that snapshot already stands for this epoch.
@@ -250,34 +280,40 @@ void Monitor::probe() {
       forward_(probe_inputs_.narrow(0, offset, size));
     }
   } catch (const std::exception& e) {
-    ++capture_errors_;
-    report(MonitorEvent::Kind::kCaptureError,
-           fmt::format("probe pass at step {} failed and was skipped: {}", steps_, error_text(e)));
-    probe_seconds_ +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    probe_failed(error_text(e), start);
+    return;
+  } catch (...) {
+    probe_failed("the probe forward threw something that is not a std::exception", start);
     return;
   }
   auto result = capture.take(steps_, epochs_, probe_passes_, options_.store_float16());
   ++probe_passes_;
-  for (auto& [layer, message] : result.errors) {
-    ++capture_errors_;
+  for (auto& failure : result.failures) {
+    if (failure.status == Status::kError) ++capture_errors_;
     ConvergenceRecord record;
     record.step = steps_;
     record.epoch = epochs_;
     record.probe_index = probe_passes_ - 1;
-    record.layer = layer;
+    record.layer = failure.layer;
     record.reference = options_.reference();
     record.metric = options_.metric();
-    record.status = Status::kError;
-    record.message = message;
+    record.status = failure.status;
+    record.message = std::move(failure.message);
     analyzer_->add_record(std::move(record));
   }
-  if (result.snapshots.empty() && result.errors.empty() && probe_passes_ == 1) {
+  if (result.snapshots.empty() && result.failures.empty() && probe_passes_ == 1) {
     report(MonitorEvent::Kind::kCaptureError,
            "the probe pass captured no layer: watch a Sequential, register Tap modules or call "
            "layerwatch::tap() in forward");
   }
-  for (auto& snapshot : result.snapshots) analyzer_->add_snapshot(std::move(snapshot));
+  analyzer_->add_probe_pass(std::move(result.snapshots));
+  probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void Monitor::probe_failed(const std::string& what, std::chrono::steady_clock::time_point start) {
+  ++capture_errors_;
+  report(MonitorEvent::Kind::kCaptureError,
+         fmt::format("probe pass at step {} failed and was skipped: {}", steps_, what));
   probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 

@@ -22,6 +22,7 @@
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -95,8 +96,17 @@ class Monitor {
   /// Required when `options().freeze().policy()` is not none; it must outlive the monitor.
   void attach_optimizer(torch::optim::Optimizer& optimizer);
   /// Makes a layer captured by a `Tap` or `tap()` freezable: `module` is what freezing it
-  /// freezes. Layers from `watch()` are freezable already. Call in forward order.
+  /// freezes. Layers from `watch()` are freezable already. Call in forward order, before
+  /// training. Calling it again with the same name adds `module` to that unit (a stem whose
+  /// conv and BatchNorm sit directly on the model): the unit freezes as one and counts once.
+  /// Throws `std::invalid_argument` for a null module.
   void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
+  /// Sets the model's training mode like `model->train(on)`, and keeps the BatchNorm modules
+  /// of frozen layers in eval mode. Call it instead of `model->train()` once layers may be
+  /// frozen: `model->train()` switches every module, and a frozen BatchNorm in training mode
+  /// normalises with batch statistics. The monitor notices that at the next `step()`, restores
+  /// the statistics, puts the module back in eval mode and says so once.
+  void train(bool on = true);
   /// Names of the frozen layers, in the order they were frozen.
   std::vector<std::string> frozen_layers() const;
 
@@ -122,6 +132,9 @@ class Monitor {
 
  private:
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
+  void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
+  // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
+  void keep_frozen_batchnorm_in_eval();
   void apply_freeze_decisions();
   // True when step `in_epoch` (counted from the epoch's start) is one of the evenly spaced
   // probes of `probes_per_epoch` before the epoch's end.
@@ -135,7 +148,7 @@ class Monitor {
 
   struct FreezeTarget {
     std::string name;
-    std::shared_ptr<torch::nn::Module> module;
+    std::vector<std::shared_ptr<torch::nn::Module>> modules;
     torch::nn::Sequential sequential{nullptr};  // the watched Sequential, if any
   };
 
@@ -150,6 +163,7 @@ class Monitor {
   std::vector<FreezeTarget> freeze_targets_;
   std::map<std::string, int64_t> frozen_epochs_;
   bool reported_missing_optimizer_ = false;
+  bool reported_frozen_batchnorm_ = false;
   bool probing_ = true;
   bool finished_ = false;
   int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;

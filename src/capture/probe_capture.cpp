@@ -21,8 +21,9 @@ torch::Tensor output_to_rows(const torch::Tensor& value, int64_t examples,
         "be the batch",
         fmt::to_string(fmt::join(value.sizes(), "x")), examples));
   }
-  // Detach and bring to the CPU first; a copy from a GPU overlaps with the conversion below.
-  torch::Tensor t = value.detach().to(torch::kCPU, torch::kFloat, /*non_blocking=*/true);
+  // A blocking copy: the rows are read right after, and a non-blocking copy from a GPU would
+  // let them be read before the transfer completed.
+  torch::Tensor t = value.detach().to(torch::kCPU, torch::kFloat, /*non_blocking=*/false);
   rows_per_example = 1;
   switch (t.dim()) {
     case 1:
@@ -57,8 +58,11 @@ void ProbeCapture::begin_chunk(int64_t offset, int64_t size) {
   ++chunks_;
 }
 
-void ProbeCapture::fail(Layer& layer, std::string message) {
-  if (layer.error.empty()) layer.error = std::move(message);
+void ProbeCapture::fail(Layer& layer, std::string message, Status status) {
+  if (layer.error.empty()) {
+    layer.error = std::move(message);
+    layer.status = status;
+  }
   layer.matrix = Eigen::MatrixXf();
 }
 
@@ -96,10 +100,12 @@ void ProbeCapture::capture(const std::string& name, const torch::Tensor& value) 
                        static_cast<std::size_t>(features) * sizeof(float);
     if (layout_.byte_limit > 0 && bytes > layout_.byte_limit) {
       return fail(
-          layer, fmt::format("layer '{}' would need a {} x {} snapshot ({:.1f} MiB), more than the "
-                             "memory budget ({:.1f} MiB): lower sample_cap or raise memory_budget",
-                             name, layer.selected.size(), features, bytes / 1048576.0,
-                             layout_.byte_limit / 1048576.0));
+          layer,
+          fmt::format("layer '{}' would need a {} x {} snapshot ({:.1f} MiB), more than the whole "
+                      "memory budget ({:.1f} MiB): lower sample_cap or raise memory_budget",
+                      name, layer.selected.size(), features, bytes / 1048576.0,
+                      layout_.byte_limit / 1048576.0),
+          Status::kTooLarge);
     }
     layer.matrix.resize(static_cast<Eigen::Index>(layer.selected.size()), features);
   } else if (features != layer.features || per_example != layer.rows_per_example) {
@@ -132,7 +138,7 @@ ProbeCapture::Result ProbeCapture::take(int64_t step, int64_t epoch, int64_t pro
           layer.chunks, chunks_);
     }
     if (!layer.error.empty()) {
-      result.errors.emplace_back(name, layer.error);
+      result.failures.push_back(Failure{name, layer.status, layer.error});
       continue;
     }
     Snapshot s;

@@ -11,6 +11,7 @@
 
 #include "layerwatch/capture/capture.h"
 #include "layerwatch/core/snapshot.h"
+#include "layerwatch/core/status.h"
 #include "layerwatch/similarity/conv_layout.h"
 
 namespace layerwatch::detail {
@@ -34,11 +35,18 @@ class ProbeCapture : public CaptureReceiver {
   void capture(const std::string& name, const torch::Tensor& value) override;
   void capture_error(const std::string& name, const std::string& message) override;
 
+  /// A layer without a snapshot: `kTooLarge` when it would exceed the whole memory budget,
+  /// `kError` when it could not be captured.
+  struct Failure {
+    std::string layer;
+    Status status = Status::kError;
+    std::string message;
+  };
   /// The complete snapshots, in order of first capture (forward order), and the layers that
-  /// failed with their messages.
+  /// have none.
   struct Result {
     std::vector<Snapshot> snapshots;
-    std::vector<std::pair<std::string, std::string>> errors;
+    std::vector<Failure> failures;
   };
   Result take(int64_t step, int64_t epoch, int64_t probe_index, bool float16);
 
@@ -51,8 +59,9 @@ class ProbeCapture : public CaptureReceiver {
     int64_t filled = 0;  // rows written so far
     int64_t chunks = 0;  // chunks that captured this layer
     std::string error;
+    Status status = Status::kError;
   };
-  void fail(Layer& layer, std::string message);
+  void fail(Layer& layer, std::string message, Status status = Status::kError);
 
   ProbeLayout layout_;
   std::set<std::string> disabled_;

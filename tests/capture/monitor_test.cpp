@@ -498,3 +498,235 @@ TEST(MonitorFreezing, WithoutAnOptimizerNothingIsFrozenAndItSaysWhy) {
 
 }  // namespace
 }  // namespace layerwatch
+
+namespace layerwatch {
+namespace {
+
+// A ResNet-style model as a user writes one: the stem's conv and BatchNorm sit directly on the
+// model, residual blocks are a custom module, and Tap modules mark the capture points.
+struct ResidualBlockImpl : torch::nn::Module {
+  explicit ResidualBlockImpl(int64_t channels)
+      : conv1(register_module(
+            "conv1", torch::nn::Conv2d(
+                         torch::nn::Conv2dOptions(channels, channels, 3).padding(1).bias(false)))),
+        bn1(register_module("bn1", torch::nn::BatchNorm2d(channels))),
+        conv2(register_module(
+            "conv2", torch::nn::Conv2d(
+                         torch::nn::Conv2dOptions(channels, channels, 3).padding(1).bias(false)))),
+        bn2(register_module("bn2", torch::nn::BatchNorm2d(channels))) {}
+  torch::Tensor forward(torch::Tensor x) {
+    auto h = torch::relu(bn1(conv1(x)));
+    return torch::relu(bn2(conv2(h)) + x);
+  }
+  torch::nn::Conv2d conv1;
+  torch::nn::BatchNorm2d bn1;
+  torch::nn::Conv2d conv2;
+  torch::nn::BatchNorm2d bn2;
+};
+TORCH_MODULE(ResidualBlock);
+
+struct ResNetImpl : torch::nn::Module {
+  ResNetImpl()
+      : stem_conv(register_module("stem_conv",
+                                  torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 6, 3).padding(1)))),
+        stem_bn(register_module("stem_bn", torch::nn::BatchNorm2d(6))),
+        block1(register_module("block1", ResidualBlock(6))),
+        block2(register_module("block2", ResidualBlock(6))),
+        head(register_module("head", torch::nn::Linear(6, 3))),
+        tap_stem(register_module("tap_stem", Tap("stem"))),
+        tap_block1(register_module("tap_block1", Tap("block1"))),
+        tap_block2(register_module("tap_block2", Tap("block2"))) {}
+  torch::Tensor forward(torch::Tensor x) {
+    x = tap_stem(torch::relu(stem_bn(stem_conv(x))));
+    x = tap_block1(block1(x));
+    x = tap_block2(block2(x));
+    return tap("head", head(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1)));
+  }
+  torch::nn::Conv2d stem_conv;
+  torch::nn::BatchNorm2d stem_bn;
+  ResidualBlock block1, block2;
+  torch::nn::Linear head;
+  Tap tap_stem, tap_block1, tap_block2;
+};
+TORCH_MODULE(ResNet);
+
+// Trains `epochs` epochs of 6 steps, calling `set_train()` at the start of every epoch (the
+// usual `model->train()`), and `after_epoch(epoch)` after each `end_epoch()`.
+template <typename SetTrain, typename AfterEpoch>
+void train_resnet(ResNet& model, Monitor& monitor, torch::optim::Optimizer& optimizer, int epochs,
+                  SetTrain set_train, AfterEpoch after_epoch) {
+  torch::manual_seed(21);
+  const auto x = torch::randn({96, 1, 6, 6});
+  const auto y = (x.mean({1, 2, 3}) > 0).to(torch::kLong) + (x[0][0][0][0] > 0).to(torch::kLong);
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    set_train();
+    for (int64_t b = 0; b < 96; b += 16) {
+      optimizer.zero_grad();
+      torch::cross_entropy_loss(model->forward(x.narrow(0, b, 16)), y.narrow(0, b, 16)).backward();
+      optimizer.step();
+      monitor.step();
+    }
+    monitor.end_epoch();
+    after_epoch(epoch);
+  }
+}
+
+MonitorOptions linear_freeze(const std::string& name, int64_t planned_epochs) {
+  return quiet(name).freeze(
+      FreezeOptions().policy(FreezePolicyKind::kLinear).planned_epochs(planned_epochs));
+}
+
+int count_messages(const std::vector<MonitorEvent>& events, const std::string& text) {
+  int n = 0;
+  for (const auto& e : events) n += e.message.find(text) != std::string::npos ? 1 : 0;
+  return n;
+}
+
+TEST(MonitorFreezing, OneFreezeUnitHoldsEveryModuleAddedUnderItsName) {
+  torch::manual_seed(5);
+  ResNet model;
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({40, 1, 6, 6}), linear_freeze("unit", 3), {recorder});
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+  monitor.attach_optimizer(optimizer);
+  // The stem is two modules on the model itself: one unit, added in two calls.
+  monitor.add_freeze_target("stem", model->stem_conv.ptr());
+  monitor.add_freeze_target("stem", model->stem_bn.ptr());
+  monitor.add_freeze_target("block1", model->block1.ptr());
+  monitor.add_freeze_target("block2", model->block2.ptr());
+  EXPECT_THROW(monitor.add_freeze_target("head", nullptr), std::invalid_argument);
+  // Three units over three planned epochs: one per epoch, bottom-up.
+  std::vector<std::vector<std::string>> frozen_after;
+  train_resnet(
+      model, monitor, optimizer, 3, [&] { monitor.train(); },
+      [&](int) { frozen_after.push_back(monitor.frozen_layers()); });
+  monitor.finish();
+  EXPECT_EQ(frozen_after[0], (std::vector<std::string>{"stem"}));
+  EXPECT_EQ(frozen_after[1], (std::vector<std::string>{"stem", "block1"}));
+  EXPECT_EQ(frozen_after[2], (std::vector<std::string>{"stem", "block1", "block2"}));
+  for (const auto& p : model->stem_conv->parameters()) EXPECT_FALSE(p.requires_grad());
+  for (const auto& p : model->stem_bn->parameters()) EXPECT_FALSE(p.requires_grad());
+  for (const auto& p : model->head->parameters()) EXPECT_TRUE(p.requires_grad());
+  EXPECT_EQ(count_messages(recorder->events, "linear schedule"), 3);
+}
+
+TEST(MonitorFreezing, BatchNormOfAFreezeTargetStaysInEvalThroughModelTrain) {
+  for (const bool use_monitor_train : {false, true}) {
+    SCOPED_TRACE(use_monitor_train ? "monitor.train()" : "model->train()");
+    torch::manual_seed(6);
+    ResNet model;
+    auto recorder = std::make_shared<RecordingSink>();
+    Monitor monitor(model, torch::randn({40, 1, 6, 6}), linear_freeze("bn_eval", 2), {recorder});
+    torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
+    monitor.attach_optimizer(optimizer);
+    monitor.add_freeze_target("block1", model->block1.ptr());
+    monitor.add_freeze_target("block2", model->block2.ptr());
+    auto* bn = model->block1->bn1.get();
+    torch::Tensor mean_at_freeze, var_at_freeze;
+    train_resnet(
+        model, monitor, optimizer, 3,
+        [&] {
+          if (use_monitor_train) {
+            monitor.train();
+          } else {
+            model->train();
+          }
+        },
+        [&](int epoch) {
+          if (epoch == 1) {
+            ASSERT_EQ(monitor.frozen_layers(), std::vector<std::string>{"block1"});
+            mean_at_freeze = bn->running_mean.clone();
+            var_at_freeze = bn->running_var.clone();
+          }
+        });
+    monitor.finish();
+    // Two more epochs of training: the frozen block's statistics never moved.
+    EXPECT_TRUE(torch::equal(bn->running_mean, mean_at_freeze));
+    EXPECT_TRUE(torch::equal(bn->running_var, var_at_freeze));
+    EXPECT_FALSE(bn->is_training());
+    EXPECT_TRUE(model->head->is_training());  // the rest is in training mode as asked
+    // model->train() put it in training mode: said once, with what to call instead.
+    EXPECT_EQ(count_messages(recorder->events, "monitor.train()"), use_monitor_train ? 0 : 1);
+  }
+}
+
+TEST(Monitor, ASnapshotLargerThanTheWholeBudgetIsTooLargeNotACaptureError) {
+  // 200 × 1500 floats = 1.2 MB, over a 1 MiB budget; the second layer fits.
+  torch::nn::Sequential model(torch::nn::Linear(10, 1500), torch::nn::Linear(1500, 4));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({200, 10}), quiet("too_large").memory_budget(1 << 20),
+                  {recorder});
+  monitor.watch(model);
+  monitor.probe();
+  monitor.probe();
+  monitor.finish();
+  int too_large = 0;
+  for (const auto& r : recorder->records) {
+    if (r.layer != "0") continue;
+    EXPECT_EQ(r.status, Status::kTooLarge) << r.message;
+    EXPECT_NE(r.message.find("memory budget"), std::string::npos) << r.message;
+    ++too_large;
+  }
+  EXPECT_EQ(too_large, 2);
+  EXPECT_EQ(monitor.stats().capture_errors, 0);
+  EXPECT_FALSE(recorder->with_reference(Reference::kPrevious).empty());  // layer 1 compared
+}
+
+TEST(Monitor, ABudgetTooSmallForTwoSnapshotsOfEachLayerIsSaidOnceWithTheBudgetNeeded) {
+  // Two layers of 200 × 600 floats (0.46 MiB each): comparing each with its previous snapshot
+  // needs four snapshots at once, 1.83 MiB, against a budget of 1 MiB.
+  torch::nn::Sequential model(torch::nn::Linear(10, 600), torch::nn::Linear(600, 600));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({200, 10}), quiet("two_snapshots").memory_budget(1 << 20),
+                  {recorder});
+  monitor.watch(model);
+  for (int i = 0; i < 4; ++i) {
+    monitor.probe();
+    monitor.flush();
+  }
+  monitor.finish();
+  ASSERT_EQ(count_messages(recorder->events, "needs at least"), 1);
+  for (const auto& e : recorder->events) {
+    if (e.message.find("needs at least") == std::string::npos) continue;
+    EXPECT_NE(e.message.find("1.9 MiB"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("memory_budget"), std::string::npos) << e.message;
+  }
+}
+
+TEST(Monitor, MessagesAppearOnceWithTheDefaultConsoleSink) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  {
+    Monitor monitor(model, torch::empty({0, 4}),
+                    MonitorOptions().log_dir(temp_dir("console_once")).report(false));
+    monitor.finish();
+  }
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  const auto count = [](const std::string& text, const std::string& what) {
+    int n = 0;
+    for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(out, "probe set is empty") + count(err, "probe set is empty"), 1)
+      << "stdout:\n"
+      << out << "stderr:\n"
+      << err;
+}
+
+TEST(Monitor, AProbeForwardThrowingANonStandardExceptionNeverReachesTheLoop) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 3));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model.ptr(), torch::randn({10, 4}), [](const torch::Tensor&) { throw 42; },
+                  quiet("throws_int"), {recorder});
+  EXPECT_NO_THROW(monitor.probe());
+  EXPECT_NO_THROW(monitor.step());
+  EXPECT_NO_THROW(monitor.end_epoch());  // probes again, one step later
+  monitor.finish();
+  EXPECT_EQ(count_messages(recorder->events, "probe pass"), 2);
+  EXPECT_TRUE(model->is_training());
+}
+
+}  // namespace
+}  // namespace layerwatch

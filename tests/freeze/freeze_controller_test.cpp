@@ -55,8 +55,8 @@ std::pair<bool, bool> frozen_stays_put(torch::optim::Optimizer& optimizer,
   for (const auto& p : model[1]->parameters()) frozen_params.push_back(p);
   if (use_controller) {
     FreezeController controller(&optimizer);
-    controller.freeze("0", model[0]);
-    controller.freeze("1", model[1]);
+    controller.freeze("0", {model[0]});
+    controller.freeze("1", {model[1]});
   } else {
     for (auto& p : frozen_params) p.requires_grad_(false);  // the naive way
   }
@@ -71,15 +71,34 @@ TEST(FreezeController, FrozenParametersStayBitIdenticalUnderSgdWithMomentumAndWe
   auto model = mlp();
   torch::optim::SGD sgd(model->parameters(),
                         torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-3));
+  const size_t states_before_freeze = 8;  // momentum of the 8 parameters (4 layers × 2)
   const auto [frozen_same, rest_moved] = frozen_stays_put(sgd, model, true);
   EXPECT_TRUE(frozen_same);
   EXPECT_TRUE(rest_moved);
-  // Their optimizer state is gone too.
+  // Their optimizer state is gone too: 4 of the 8 momentum buffers (Linear 0 and BatchNorm 1).
+  EXPECT_EQ(sgd.state().size(), states_before_freeze - 4);
   for (const auto& p : model[0]->parameters()) {
-    EXPECT_EQ(sgd.state().count(c10::guts::to_string(p.unsafeGetTensorImpl())), 0u);
     EXPECT_FALSE(p.grad().defined());
     EXPECT_FALSE(p.requires_grad());
   }
+}
+
+TEST(FreezeController, ReportsWhatItRemovedFromTheOptimizer) {
+  auto model = mlp();
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-2));
+  train(model, adam, 2);
+  ASSERT_EQ(adam.state().size(), 8u);
+  FreezeController controller(&adam);
+  const auto report = controller.freeze("first", {model[0], model[1]});
+  EXPECT_EQ(report.parameters, 4);
+  EXPECT_EQ(report.removed_from_optimizer, 4);
+  EXPECT_EQ(report.optimizer_states_erased, 4);
+  EXPECT_EQ(report.batchnorm_modules, 1);
+  EXPECT_EQ(adam.state().size(), 4u);
+  size_t in_groups = 0;
+  for (const auto& group : adam.param_groups()) in_groups += group.params().size();
+  EXPECT_EQ(in_groups, 4u);
+  EXPECT_EQ(controller.freeze("first", {model[0]}).parameters, 0);  // already frozen
 }
 
 TEST(FreezeController, FrozenParametersStayBitIdenticalUnderAdam) {
@@ -116,8 +135,8 @@ TEST(FreezeController, FrozenPrefixOfAWatchedSequentialKeepsBatchNormStillAndSki
   auto* bn = batchnorm->as<torch::nn::BatchNorm1dImpl>();
   auto handle = watch(model);
   FreezeController controller(&sgd);
-  EXPECT_TRUE(controller.freeze("0", linear, &model).autograd_skipped);
-  const auto report = controller.freeze("1", batchnorm, &model);
+  EXPECT_TRUE(controller.freeze("0", {linear}, &model).autograd_skipped);
+  const auto report = controller.freeze("1", {batchnorm}, &model);
   EXPECT_TRUE(report.autograd_skipped);
   EXPECT_EQ(report.batchnorm_modules, 1);
   EXPECT_EQ(controller.frozen(), (std::vector<std::string>{"0", "1"}));

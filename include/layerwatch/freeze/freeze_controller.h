@@ -50,23 +50,33 @@ class FreezeController {
   /// `optimizer` may be null (nothing to remove then); it must outlive the controller.
   explicit FreezeController(torch::optim::Optimizer* optimizer = nullptr);
 
-  /// Freezes `module` (all its parameters and BatchNorm submodules) under `name`. If
-  /// `watched` is the Sequential that `watch()` instrumented and holds a capture point named
+  /// Freezes `modules` (all their parameters and BatchNorm submodules) as one unit `name`.
+  /// If `watched` is the Sequential that `watch()` instrumented and holds a capture point named
   /// `name`, that layer also runs without autograd from now on. Freezing twice is a no-op.
-  FreezeReport freeze(const std::string& name, const std::shared_ptr<torch::nn::Module>& module,
+  FreezeReport freeze(const std::string& name,
+                      const std::vector<std::shared_ptr<torch::nn::Module>>& modules,
                       torch::nn::Sequential* watched = nullptr);
 
   /// Puts frozen BatchNorm modules back in eval mode (after `model->train()`). Capture points
-  /// of frozen layers do this themselves on every call; call it for layers frozen by module.
+  /// of frozen layers do this themselves on every call.
   void enforce_eval();
+  /// Finds frozen BatchNorm modules in training mode, restores their running statistics to
+  /// their values at the freeze and puts them back in eval mode. Returns the names of the
+  /// units they belong to (empty when all were in eval mode).
+  std::vector<std::string> restore_frozen_batchnorm();
 
   bool is_frozen(const std::string& name) const { return frozen_.count(name) > 0; }
   /// Names of the frozen layers, in the order they were frozen.
   const std::vector<std::string>& frozen() const { return order_; }
 
  private:
+  // A frozen BatchNorm module and its running statistics at the freeze.
+  struct FrozenBatchNorm {
+    std::shared_ptr<torch::nn::Module> module;
+    std::vector<torch::Tensor> buffers, saved;
+  };
   torch::optim::Optimizer* optimizer_;
-  std::map<std::string, std::vector<std::shared_ptr<torch::nn::Module>>> frozen_;
+  std::map<std::string, std::vector<FrozenBatchNorm>> frozen_;
   std::vector<std::string> order_;
 };
 
