@@ -18,7 +18,7 @@
 #include <filesystem>
 #include <mutex>
 
-#include "layerwatch/monitor.h"
+#include "layerwatch/torch/monitor.h"
 
 namespace {
 
@@ -116,8 +116,9 @@ int main(int argc, char** argv) {
                               layerwatch::MonitorOptions()
                                   .log_dir(log_dir.string())
                                   .sinks({})
-                                  .probe_at_start(false)
-                                  .queue_policy(layerwatch::QueuePolicy::kDropNewest),
+                                  .probe(layerwatch::ProbeOptions().at_start(false))
+                                  .analysis(layerwatch::AnalyzerOptions().queue_policy(
+                                      layerwatch::QueuePolicy::kDropNewest)),
                               {timing});
   monitor.watch(model);
   monitor.probe();

@@ -72,20 +72,20 @@ sim::Precision precision_of(int64_t code) {
 
 void bm_cca(benchmark::State& state, int n, int p, int bits) {
   const auto& d = data(n, p);
-  const auto options = sim::CcaOptions().precision(precision_of(bits));
-  for (auto _ : state) benchmark::DoNotOptimize(sim::cca(d.x, d.y, options).value);
+  const auto precision = precision_of(bits);
+  for (auto _ : state) benchmark::DoNotOptimize(sim::cca(d.x, d.y, {}, precision).value);
 }
 
 void bm_svcca(benchmark::State& state, int n, int p, int bits) {
   const auto& d = data(n, p);
-  const auto options = sim::SvccaOptions().precision(precision_of(bits));
-  for (auto _ : state) benchmark::DoNotOptimize(sim::svcca(d.x, d.y, options).value);
+  const auto precision = precision_of(bits);
+  for (auto _ : state) benchmark::DoNotOptimize(sim::svcca(d.x, d.y, {}, precision).value);
 }
 
 void bm_linear_cka(benchmark::State& state, int n, int p, int bits) {
   const auto& d = data(n, p);
-  const auto options = sim::CkaOptions().precision(precision_of(bits));
-  for (auto _ : state) benchmark::DoNotOptimize(sim::linear_cka(d.x, d.y, options).value);
+  const auto precision = precision_of(bits);
+  for (auto _ : state) benchmark::DoNotOptimize(sim::linear_cka(d.x, d.y, {}, precision).value);
 }
 
 // SVCCA between two snapshots whose factorizations are already cached (the training-time case:
@@ -96,8 +96,7 @@ void bm_svcca_factorized(benchmark::State& state, int n, int p, int bits) {
   sim::Activations x(d.x, precision), y(d.y, precision);
   x.factorize();
   y.factorize();
-  const auto options = sim::SvccaOptions().precision(precision);
-  for (auto _ : state) benchmark::DoNotOptimize(sim::ActivationPair(x, y).svcca(options).value);
+  for (auto _ : state) benchmark::DoNotOptimize(sim::ActivationPair(x, y).svcca().value);
 }
 
 void register_all() {

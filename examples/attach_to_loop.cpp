@@ -13,7 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "layerwatch/core/blas_threads.h"
-#include "layerwatch/monitor.h"
+#include "layerwatch/torch/monitor.h"
 
 struct NetImpl : torch::nn::Module {
   NetImpl()

@@ -27,8 +27,8 @@
 
 #include "fashion_mnist_data.h"
 #include "layerwatch/core/blas_threads.h"
-#include "layerwatch/monitor.h"
 #include "layerwatch/report/html_report.h"
+#include "layerwatch/torch/monitor.h"
 
 namespace {
 
@@ -183,10 +183,8 @@ int main(int argc, char** argv) {
   layerwatch::MonitorOptions options;
   try {
     if (!config.empty()) options = layerwatch::load_monitor_options(config);
-    auto freeze = options.freeze();
-    freeze.policy(layerwatch::parse_freeze_policy(policy));
-    if (freeze.planned_epochs() == 0) freeze.planned_epochs(epochs);
-    options.freeze(freeze);
+    options.freeze().policy(layerwatch::parse_freeze_policy(policy));
+    if (options.freeze().planned_epochs() == 0) options.freeze().planned_epochs(epochs);
     options.log_dir(log_dir.empty() ? "layerwatch_logs/fashion_mnist_" + policy : log_dir);
     if (!sinks.empty()) options.sinks(sinks);
     options.validate();
@@ -210,7 +208,7 @@ int main(int argc, char** argv) {
   const int64_t n = train.images.size(0);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
   // Lets probes_per_epoch space the probes of the first epoch too.
-  if (options.steps_per_epoch() == 0) options.steps_per_epoch(steps_per_epoch);
+  if (options.probe().steps_per_epoch() == 0) options.probe().steps_per_epoch(steps_per_epoch);
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (blas_threads > 0) layerwatch::set_blas_threads(blas_threads);
   blas_threads = layerwatch::blas_threads();  // what BLAS runs with now; -1 if not OpenBLAS
@@ -247,7 +245,12 @@ int main(int argc, char** argv) {
   double test_acc = 0;
   int completed = 0;
   for (int epoch = 1; epoch <= epochs && !g_interrupted; ++epoch) {
-    model->train();
+    // The monitor's train() keeps frozen layers' BatchNorm in eval mode.
+    if (monitor) {
+      monitor->train();
+    } else {
+      model->train();
+    }
     const auto order = torch::randperm(n, torch::kLong);
     Progress progress(steps_per_epoch, epoch, epochs);
     const auto epoch_start = Clock::now();
@@ -319,7 +322,7 @@ int main(int argc, char** argv) {
   out["test_acc"] = std::round(test_acc * 100) / 100;
   out["frozen"] = nlohmann::json::object();
   if (monitor) {
-    for (const auto& [layer, epoch] : monitor->stats().frozen) out["frozen"][layer] = epoch;
+    for (const auto& frozen : monitor->stats().frozen) out["frozen"][frozen.layer] = frozen.epoch;
   }
   out["backward_saved_fraction"] = std::round(saved * 1000) / 1000;
   if (monitor) {

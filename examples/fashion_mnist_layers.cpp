@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <map>
 
-#include "layerwatch/io/npy_reader.h"
+#include "layerwatch/io/npy.h"
 #include "layerwatch/similarity/similarity.h"
 
 namespace sim = layerwatch::similarity;
@@ -62,7 +62,7 @@ void save(const Eigen::MatrixXf& m, const std::string& path) {
   layerwatch::io::Array a;
   a.shape = {m.rows(), m.cols()};
   const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows = m;
-  a.f32.assign(rows.data(), rows.data() + rows.size());
+  a.values = std::vector<float>(rows.data(), rows.data() + rows.size());
   layerwatch::io::write_npy(path, a);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes the files the reader and command tests read: .npy in every header version, byte order
 and memory order, .pt files from torch.save, and deliberately broken files."""
+import importlib.util
 import os
 import sys
 
@@ -14,6 +15,14 @@ rng = np.random.default_rng(0)
 def path(name):
     return os.path.join(out, name)
 
+
+# The similarity reference pairs and their numpy values, in similarity/.
+spec = importlib.util.spec_from_file_location(
+    "make_reference_data", os.path.join(os.path.dirname(__file__), "make_reference_data.py"))
+reference = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(reference)
+sys.argv = [sys.argv[0], os.path.join(out, "similarity")]
+reference.main()
 
 a = rng.standard_normal((300, 6)).astype(np.float32)
 np.save(path("a_f32.npy"), a)

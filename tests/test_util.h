@@ -3,13 +3,35 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <filesystem>
 #include <random>
 #include <string>
 
 namespace layerwatch::testing {
 
-inline std::string fixture_path(const std::string& name) {
-  return std::string(LAYERWATCH_FIXTURES_DIR) + "/similarity/" + name;
+/// A directory of reference activation pairs with their expected index values
+/// (expected.json: per pair its files "x", "y" and values such as "mean_cca").
+struct ReferenceSet {
+  std::string name;
+  std::string dir;
+  /// Why the set cannot be used here, or empty.
+  std::string missing() const {
+    if (std::filesystem::exists(dir + "/expected.json")) return "";
+    return name == "shared"
+               ? "the shared fixtures (" + dir +
+                     ") are absent, as in a user's clone; the project's own reference data "
+                     "covers the same indices"
+               : "the project's reference data (" + dir +
+                     ") is missing: run ctest, whose make_test_data test writes it";
+  }
+  std::string path(const std::string& file) const { return dir + "/" + file; }
+};
+
+/// The project's own reference pairs (written by tests/make_reference_data.py from numpy), and
+/// the shared fixtures beside the checkout, when they are there.
+inline ReferenceSet reference_set(const std::string& name) {
+  if (name == "shared") return {name, std::string(LAYERWATCH_FIXTURES_DIR) + "/similarity"};
+  return {name, std::string(LAYERWATCH_TEST_DATA) + "/similarity"};
 }
 
 inline std::string test_data_path(const std::string& name) {

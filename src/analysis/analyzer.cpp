@@ -13,8 +13,7 @@
 #include <thread>
 #include <utility>
 
-#include "core/parse_name.h"
-#include "layerwatch/sinks/console_sink.h"
+#include "sinks/console_sink.h"
 
 namespace layerwatch {
 
@@ -24,11 +23,13 @@ const char* to_string(QueuePolicy policy) noexcept {
   return policy == QueuePolicy::kSkipToNewest ? "skip_to_newest" : "drop_newest";
 }
 
-QueuePolicy parse_queue_policy(const std::string& name) {
-  return detail::parse_name(
-      name,
-      std::initializer_list<QueuePolicy>{QueuePolicy::kSkipToNewest, QueuePolicy::kDropNewest},
-      "queue_policy");
+void AnalyzerOptions::check_relations() const {
+  if (reference_lag_ > store_.history()) {
+    throw std::invalid_argument(fmt::format(
+        "AnalyzerOptions: reference_lag ({}) must be at most store.history ({}), the snapshots "
+        "kept per layer: the snapshot that many probe passes back must still be stored",
+        reference_lag_, store_.history()));
+  }
 }
 
 namespace {
@@ -145,29 +146,7 @@ class Analyzer::Impl {
 
 Analyzer::Impl::Impl(AnalyzerOptions options_in, std::vector<std::shared_ptr<Sink>> sinks)
     : options(std::move(options_in)), store(options.store()), cache_(options.precision()) {
-  if (options.threads() < 1 || options.threads() > 64) {
-    throw std::invalid_argument(
-        fmt::format("threads must be in [1, 64], got {}", options.threads()));
-  }
-  if (options.reference_lag() < 1) {
-    throw std::invalid_argument(
-        fmt::format("reference_lag must be at least 1, got {}", options.reference_lag()));
-  }
-  if (options.reference_lag() > options.store().capacity()) {
-    throw std::invalid_argument(fmt::format(
-        "reference_lag ({}) must be at most history ({}), the snapshots kept per layer: the "
-        "snapshot that many probe passes back must still be stored",
-        options.reference_lag(), options.store().capacity()));
-  }
-  if (options.queue_capacity() < 1) {
-    throw std::invalid_argument(
-        fmt::format("queue_capacity must be at least 1, got {}", options.queue_capacity()));
-  }
-  if (options.reference() == Reference::kFinal) {
-    throw std::invalid_argument(
-        "reference must be previous or first for the online signal; the final reference is "
-        "computed at finish() (final_pass)");
-  }
+  validate_options(options);
   std::vector<MonitorEvent> open_errors;
   for (auto& sink : sinks) {
     if (!sink) continue;
@@ -489,11 +468,11 @@ void Analyzer::Impl::compare(Job& job) {
           cur.layer, cur.rows_per_example, ref.layer, ref.rows_per_example));
     }
     sim::ActivationPair pair(cache_.get(job.reference), cache_.get(job.current));
-    auto v = sim::compute_metric(options.metric(), pair, options.metric_options());
-    r.value = v.value;
-    r.status = v.status;
-    r.message = std::move(v.message);
-    r.kept_dims = std::move(v.kept_dims);
+    const auto v = sim::compute_metric(options.metric(), pair, options.metric_options());
+    r.value = v.value();
+    r.status = v.status();
+    r.message = v.message();
+    r.kept_dims = v.kept_dims();
   } catch (const std::exception& e) {
     r.status = Status::kError;
     r.message = fmt::format("analysis of layer '{}' (step {} vs {}) failed: {}", cur.layer,

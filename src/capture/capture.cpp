@@ -1,6 +1,6 @@
-#include "layerwatch/capture/capture.h"
+#include "layerwatch/torch/capture.h"
 
-#include "layerwatch/freeze/freeze_controller.h"
+#include "capture/capture_detail.h"
 
 #include <torch/torch.h>
 

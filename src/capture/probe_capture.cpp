@@ -97,7 +97,7 @@ void ProbeCapture::capture(const std::string& name, const torch::Tensor& value) 
     const int64_t total_rows = layout_.total_examples * per_example;
     layer.selected = similarity::spatial_sample_rows(total_rows, layout_.sample_cap, layout_.seed);
     const auto bytes = static_cast<std::size_t>(layer.selected.size()) *
-                       static_cast<std::size_t>(features) * sizeof(float);
+                       static_cast<std::size_t>(features) * layout_.bytes_per_value;
     if (layout_.byte_limit > 0 && bytes > layout_.byte_limit) {
       return fail(
           layer,
@@ -127,8 +127,7 @@ void ProbeCapture::capture(const std::string& name, const torch::Tensor& value) 
   layer.filled += last - first;
 }
 
-ProbeCapture::Result ProbeCapture::take(int64_t step, int64_t epoch, int64_t probe_index,
-                                        bool float16) {
+ProbeCapture::Result ProbeCapture::take(int64_t step, int64_t epoch, int64_t probe_index) {
   Result result;
   for (const auto& name : order_) {
     Layer& layer = layers_[name];
@@ -148,7 +147,6 @@ ProbeCapture::Result ProbeCapture::take(int64_t step, int64_t epoch, int64_t pro
     s.probe_index = probe_index;
     s.rows_per_example = layer.rows_per_example;
     s.values = std::move(layer.matrix);
-    if (float16) s.convert_to_half();
     result.snapshots.push_back(std::move(s));
   }
   layers_.clear();

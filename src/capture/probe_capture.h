@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "layerwatch/capture/capture.h"
+#include "capture/capture_detail.h"
 #include "layerwatch/core/snapshot.h"
 #include "layerwatch/core/status.h"
 #include "layerwatch/similarity/conv_layout.h"
@@ -22,7 +22,8 @@ struct ProbeLayout {
   int64_t sample_cap = 8192;   ///< Most rows per layer.
   similarity::ConvLayout conv_layout = similarity::ConvLayout::kSpatial;
   uint64_t seed = 0;
-  std::size_t byte_limit = 0;  ///< A layer's matrix larger than this is an error.
+  std::size_t byte_limit = 0;       ///< A layer's snapshot larger than this is too large.
+  std::size_t bytes_per_value = 4;  ///< 4, or 2 when the store keeps float16.
 };
 
 /// Collects one probe pass. Not thread-safe (the probe pass runs on one thread).
@@ -48,7 +49,7 @@ class ProbeCapture : public CaptureReceiver {
     std::vector<Snapshot> snapshots;
     std::vector<Failure> failures;
   };
-  Result take(int64_t step, int64_t epoch, int64_t probe_index, bool float16);
+  Result take(int64_t step, int64_t epoch, int64_t probe_index);
 
  private:
   struct Layer {

@@ -7,14 +7,16 @@
 #include <exception>
 
 #include "commands.h"
+#include "layerwatch/core/version.h"
 
 int main(int argc, char** argv) {
   using namespace layerwatch::cli;
   CLI::App app{"layerwatch: layer convergence analysis for LibTorch training"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "layerwatch 0.1.0");
+  app.set_version_flag("--version", std::string("layerwatch ") + layerwatch::kVersion);
   const auto run_compare = add_compare_command(app);
   const auto run_report = add_report_command(app);
+  const auto run_config = add_config_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("compare")) return run_compare();
     if (app.got_subcommand("report")) return run_report();
+    if (app.got_subcommand("config")) return run_config();
   } catch (const std::exception& e) {
     fmt::print(stderr, "layerwatch: {}\n", e.what());
     return kExitFailure;

@@ -16,14 +16,7 @@ double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
 SnapshotStore::SnapshotStore(SnapshotStoreOptions options)
     : options_(std::move(options)), accounting_(std::make_shared<Accounting>()) {
-  if (options_.capacity() < 2) {
-    throw std::invalid_argument(
-        fmt::format("SnapshotStoreOptions::capacity must be at least 2 snapshots per layer, got {}",
-                    options_.capacity()));
-  }
-  if (options_.memory_budget() == 0) {
-    throw std::invalid_argument("SnapshotStoreOptions::memory_budget must be at least 1 byte");
-  }
+  validate_options(options_);
 }
 
 void SnapshotStore::evict_locked(const std::string& layer, std::deque<Entry>::iterator it,
@@ -34,6 +27,7 @@ void SnapshotStore::evict_locked(const std::string& layer, std::deque<Entry>::it
 }
 
 SnapshotStore::PushResult SnapshotStore::push(Snapshot snapshot, bool pin) {
+  if (options_.float16()) snapshot.convert_to_half();
   PushResult result;
   const std::size_t size = snapshot.bytes();
   const std::size_t budget = options_.memory_budget();
@@ -59,7 +53,7 @@ SnapshotStore::PushResult SnapshotStore::push(Snapshot snapshot, bool pin) {
     planned.insert(e.sequence);
     if (e.snapshot.use_count() == 1) freeable += e.snapshot->bytes();
   };
-  if (static_cast<int64_t>(ring.size()) >= options_.capacity()) {
+  if (static_cast<int64_t>(ring.size()) >= options_.history()) {
     const auto oldest =
         std::find_if(ring.begin(), ring.end(), [](const Entry& e) { return !e.pinned; });
     if (oldest != ring.end()) plan(*oldest);

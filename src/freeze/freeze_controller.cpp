@@ -1,7 +1,9 @@
-#include "layerwatch/freeze/freeze_controller.h"
+#include "freeze/freeze_controller.h"
 
 #include <torch/torch.h>
 #include <torch/version.h>
+
+#include "capture/capture_detail.h"
 
 #include <algorithm>
 #include <type_traits>

@@ -1,4 +1,4 @@
-#include "layerwatch/freeze/freeze_policy.h"
+#include "freeze/freeze_policy.h"
 
 #include "core/parse_name.h"
 
@@ -30,40 +30,16 @@ FreezePolicyKind parse_freeze_policy(const std::string& name) {
       "freeze policy");
 }
 
-void FreezeOptions::validate() const {
-  if (!(threshold_ > 0 && threshold_ <= 1)) {
-    throw std::invalid_argument(
-        fmt::format("FreezeOptions::threshold must be in (0, 1], got {}", threshold_));
-  }
-  if (patience_ < 1) {
-    throw std::invalid_argument(
-        fmt::format("FreezeOptions::patience must be at least 1, got {}", patience_));
-  }
-  if (min_epochs_ < 0) {
-    throw std::invalid_argument(
-        fmt::format("FreezeOptions::min_epochs must be at least 0, got {}", min_epochs_));
-  }
-  if (!(max_frozen_fraction_ >= 0 && max_frozen_fraction_ <= 1)) {
-    throw std::invalid_argument(fmt::format(
-        "FreezeOptions::max_frozen_fraction must be in [0, 1], got {}", max_frozen_fraction_));
-  }
-  if (!(linear_start_ >= 0 && linear_start_ < 1)) {
-    throw std::invalid_argument(
-        fmt::format("FreezeOptions::linear_start must be in [0, 1), got {}", linear_start_));
-  }
-  if (planned_epochs_ < 0) {
-    throw std::invalid_argument(
-        fmt::format("FreezeOptions::planned_epochs must be at least 0, got {}", planned_epochs_));
-  }
+void FreezeOptions::check_relations() const {
   if (policy_ == FreezePolicyKind::kLinear && planned_epochs_ < 1) {
     throw std::invalid_argument(
-        "the linear freeze policy needs the planned training length: set "
-        "FreezeOptions::planned_epochs (config key freeze.planned_epochs) to at least 1");
+        "FreezeOptions: the linear freeze policy needs the planned training length: set "
+        "planned_epochs (config key freeze.planned_epochs) to at least 1");
   }
 }
 
 FreezePolicy::FreezePolicy(FreezeOptions options) : options_(std::move(options)) {
-  options_.validate();
+  validate_options(options_);
 }
 
 void FreezePolicy::set_layers(std::vector<std::string> layers) {

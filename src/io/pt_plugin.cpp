@@ -1,6 +1,6 @@
 // The .pt reader plugin: read_tensor_file's torch side behind a dlopen-able symbol.
 
-#include "layerwatch/io/tensor_file.h"
+#include "io/formats.h"
 #include "pt_plugin_abi.h"
 
 extern "C" bool layerwatch_read_pt(const std::string& path, const std::string& bytes,

@@ -1,10 +1,9 @@
-#include "layerwatch/io/tensor_file.h"
+#include "layerwatch/torch/tensor_file.h"
 
 #include <fmt/format.h>
 #include <torch/serialize.h>
 
-#include "layerwatch/io/any_reader.h"
-#include "layerwatch/io/npy_reader.h"
+#include "io/formats.h"
 
 namespace layerwatch::io {
 namespace {
@@ -25,11 +24,10 @@ Array tensor_to_array(const std::string& path, torch::Tensor tensor) {
   array.shape.assign(tensor.sizes().begin(), tensor.sizes().end());
   const auto count = static_cast<size_t>(tensor.numel());
   if (tensor.scalar_type() == torch::kFloat32) {
-    array.dtype = DType::kFloat32;
-    array.f32.assign(tensor.data_ptr<float>(), tensor.data_ptr<float>() + count);
+    array.values = std::vector<float>(tensor.data_ptr<float>(), tensor.data_ptr<float>() + count);
   } else {
-    array.dtype = DType::kFloat64;
-    array.f64.assign(tensor.data_ptr<double>(), tensor.data_ptr<double>() + count);
+    array.values =
+        std::vector<double>(tensor.data_ptr<double>(), tensor.data_ptr<double>() + count);
   }
   return array;
 }

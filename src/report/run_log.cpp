@@ -8,7 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "layerwatch/sinks/record_json.h"
+#include "sinks/record_json.h"
 
 namespace layerwatch {
 namespace {

@@ -20,9 +20,11 @@ class CrossCovariance {
   CrossCovariance(detail::ActivationState& x, detail::ActivationState& y) : x_(x), y_(y) {}
   const Eigen::MatrixXd& get() {
     if (!ready_) {
-      value_ = x_.precision == Precision::kFloat32
-                   ? linalg::transpose_times(x_.centred32, y_.centred32).cast<double>().eval()
-                   : linalg::transpose_times(x_.centred64, y_.centred64);
+      // Both sides were prepared in the same precision (checked by ActivationPair).
+      value_ = x_.centred.visit([&](const auto& cx) {
+        using Scalar = typename std::decay_t<decltype(cx)>::Scalar;
+        return linalg::to_double(linalg::transpose_times(cx, y_.centred.get<Scalar>()));
+      });
       ready_ = true;
     }
     return value_;
@@ -36,8 +38,6 @@ class CrossCovariance {
 };
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-const char* precision_name(Precision p) { return p == Precision::kFloat32 ? "float32" : "float64"; }
 
 // Fills the shared fields of a result and reports whether both sides are usable.
 bool start_result(ResultBase& result, const Activations& x, const Activations& y) {
@@ -111,12 +111,6 @@ int64_t svcca_dims(const Eigen::VectorXd& eigenvalues, const SvccaOptions& optio
   return rank;
 }
 
-void check_tolerance(double tolerance) {
-  if (!(tolerance >= 0 && tolerance < 1)) {
-    throw std::invalid_argument(fmt::format("rank_tolerance must be in [0, 1), got {}", tolerance));
-  }
-}
-
 }  // namespace
 
 struct ActivationPair::Cache {
@@ -125,9 +119,7 @@ struct ActivationPair::Cache {
 };
 
 ActivationPair::ActivationPair(Activations x, Activations y)
-    : x_(std::move(x)),
-      y_(std::move(y)),
-      cache_(std::make_unique<Cache>(*x_.state(), *y_.state())) {
+    : x_(std::move(x)), y_(std::move(y)), cache_(std::make_unique<Cache>(*x_.state_, *y_.state_)) {
   if (x_.samples() != y_.samples()) {
     throw std::invalid_argument(fmt::format(
         "x is {}×{} but y is {}×{}: both must have the same number of rows (samples), one row "
@@ -137,7 +129,7 @@ ActivationPair::ActivationPair(Activations x, Activations y)
   if (x_.precision() != y_.precision()) {
     throw std::invalid_argument(
         fmt::format("x was prepared in {} but y in {}: use the same precision for both",
-                    precision_name(x_.precision()), precision_name(y_.precision())));
+                    to_string(x_.precision()), to_string(y_.precision())));
   }
 }
 
@@ -177,7 +169,7 @@ bool solve_cca(ResultBase& result, detail::ActivationState& sx, detail::Activati
   if (!check_cca_samples(result, sx.kept(), sy.kept())) return false;
   out.wx = detail::whiten_for_cca(sx, rank_tolerance);
   out.wy = detail::whiten_for_cca(sy, rank_tolerance);
-  if (out.wx->failed || out.wy->failed) {
+  if (!out.wx || !out.wy) {
     result.status = Status::kError;
     append_message(result, "eigendecomposition did not converge");
     return false;
@@ -200,11 +192,11 @@ bool solve_cca(ResultBase& result, detail::ActivationState& sx, detail::Activati
 }  // namespace
 
 CcaResult ActivationPair::cca(const CcaOptions& options) {
-  check_tolerance(options.rank_tolerance());
+  validate_options(options);
   CcaResult result;
   if (!start_result(result, x_, y_)) return result;
-  auto& sx = *x_.state();
-  auto& sy = *y_.state();
+  auto& sx = *x_.state_;
+  auto& sy = *y_.state_;
   const bool want = options.compute_coefficients();
   CanonicalSolution solution;
   if (!solve_cca(result, sx, sy, options.rank_tolerance(), want, cache_->cross, solution)) {
@@ -221,18 +213,11 @@ CcaResult ActivationPair::cca(const CcaOptions& options) {
 }
 
 CcaResult ActivationPair::svcca(const SvccaOptions& options) {
-  check_tolerance(options.rank_tolerance());
-  if (!(options.keep() > 0 && options.keep() <= 1)) {
-    throw std::invalid_argument(
-        fmt::format("svcca keep must be in (0, 1], got {}", options.keep()));
-  }
-  if (options.reduction() == SvccaReduction::kFixedDims && options.dims() < 1) {
-    throw std::invalid_argument(fmt::format("svcca dims must be ≥ 1, got {}", options.dims()));
-  }
+  validate_options(options);
   CcaResult result;
   if (!start_result(result, x_, y_)) return result;
-  auto& sx = *x_.state();
-  auto& sy = *y_.state();
+  auto& sx = *x_.state_;
+  auto& sy = *y_.state_;
   if (!sx.eigen_ok() || !sy.eigen_ok()) {
     result.status = Status::kError;
     append_message(result, "eigendecomposition did not converge");
@@ -261,7 +246,7 @@ CcaResult ActivationPair::svcca(const SvccaOptions& options) {
   }
   const auto wx = detail::whiten_top(sx, kx);
   const auto wy = detail::whiten_top(sy, ky);
-  if (wx->failed || wy->failed) {
+  if (!wx || !wy) {
     result.status = Status::kError;
     append_message(result, "eigenvectors did not converge");
     return result;
@@ -278,11 +263,11 @@ CcaResult ActivationPair::svcca(const SvccaOptions& options) {
 }
 
 PwccaResult ActivationPair::pwcca(const CcaOptions& options) {
-  check_tolerance(options.rank_tolerance());
+  validate_options(options);
   PwccaResult result;
   if (!start_result(result, x_, y_)) return result;
-  auto& sx = *x_.state();
-  auto& sy = *y_.state();
+  auto& sx = *x_.state_;
+  auto& sy = *y_.state_;
   CanonicalSolution solution;
   if (!solve_cca(result, sx, sy, options.rank_tolerance(), true, cache_->cross, solution)) {
     return result;
@@ -318,8 +303,8 @@ CkaResult ActivationPair::linear_cka(const CkaOptions& options) {
                                        options.debiased() ? "debiased" : "linear", needed));
     return result;
   }
-  auto& sx = *x_.state();
-  auto& sy = *y_.state();
+  auto& sx = *x_.state_;
+  auto& sy = *y_.state_;
   double cross2, xx2, yy2;
   // Feature space costs n·(p+q)², sample space n²·(p+q): pick the cheaper.
   if (sx.kept() + sy.kept() <= n) {
@@ -327,12 +312,8 @@ CkaResult ActivationPair::linear_cka(const CkaOptions& options) {
     xx2 = sx.covariance().squaredNorm();
     yy2 = sy.covariance().squaredNorm();
   } else {
-    const Eigen::MatrixXd k = sx.precision == Precision::kFloat32
-                                  ? linalg::gram_of_rows(sx.centred32).cast<double>().eval()
-                                  : linalg::gram_of_rows(sx.centred64);
-    const Eigen::MatrixXd l = sy.precision == Precision::kFloat32
-                                  ? linalg::gram_of_rows(sy.centred32).cast<double>().eval()
-                                  : linalg::gram_of_rows(sy.centred64);
+    const Eigen::MatrixXd k = sx.gram_of_rows();
+    const Eigen::MatrixXd l = sy.gram_of_rows();
     cross2 = (k.array() * l.array()).sum();
     xx2 = k.squaredNorm();
     yy2 = l.squaredNorm();
@@ -356,14 +337,7 @@ CkaResult ActivationPair::linear_cka(const CkaOptions& options) {
 }
 
 CkaResult ActivationPair::rbf_cka(const RbfCkaOptions& options) {
-  if (!(options.threshold() > 0)) {
-    throw std::invalid_argument(
-        fmt::format("rbf_cka threshold must be > 0, got {}", options.threshold()));
-  }
-  if (options.max_samples() < 4) {
-    throw std::invalid_argument(
-        fmt::format("rbf_cka max_samples must be ≥ 4, got {}", options.max_samples()));
-  }
+  validate_options(options);
   CkaResult result;
   if (!start_result(result, x_, y_)) return result;
   const int64_t n = result.n_samples;
@@ -381,8 +355,8 @@ CkaResult ActivationPair::rbf_cka(const RbfCkaOptions& options) {
     return result;
   }
   Eigen::MatrixXd k, l;
-  if (!detail::rbf_gram(x_.state()->centred_as_double(), options.threshold(), k) ||
-      !detail::rbf_gram(y_.state()->centred_as_double(), options.threshold(), l)) {
+  if (!detail::rbf_gram(x_.state_->centred_as_double(), options.threshold(), k) ||
+      !detail::rbf_gram(y_.state_->centred_as_double(), options.threshold(), l)) {
     result.status = Status::kZeroVariance;
     append_message(result, "median pairwise distance is zero: most samples are identical");
     return result;
@@ -407,8 +381,8 @@ CkaResult ActivationPair::rbf_cka(const RbfCkaOptions& options) {
 ProcrustesResult ActivationPair::procrustes() {
   ProcrustesResult result;
   if (!start_result(result, x_, y_)) return result;
-  auto& sx = *x_.state();
-  auto& sy = *y_.state();
+  auto& sx = *x_.state_;
+  auto& sy = *y_.state_;
   const auto& cross = cache_->cross.get();
   Eigen::VectorXd sigma;
   if (!linalg::singular_values(cross, sigma)) {

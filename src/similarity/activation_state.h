@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "layerwatch/core/matrix.h"
 #include "layerwatch/core/status.h"
 #include "layerwatch/similarity/options.h"
 #include "linalg.h"
@@ -25,9 +26,8 @@ struct ActivationState {
   std::vector<int64_t> dropped_constant;
   Status status = Status::kOk;
   std::string message;
-  // Centred kept columns; exactly one of the two is filled, per `precision`.
-  Eigen::MatrixXd centred64;
-  Eigen::MatrixXf centred32;
+  // Centred kept columns, float32 or float64 per `precision`.
+  Matrix centred;
   double squared_norm = 0;  // ‖centred‖²_F, accumulated in float64
 
   int64_t kept() const { return features - static_cast<int64_t>(dropped_constant.size()); }
@@ -53,6 +53,8 @@ struct ActivationState {
   Eigen::VectorXd row_squared_norms() const;
   /// Centred data as float64 (a copy when stored as float32).
   Eigen::MatrixXd centred_as_double() const;
+  /// XXᵀ of the centred data (n×n), float64.
+  Eigen::MatrixXd gram_of_rows() const;
 
   /// The last top-k whitening built for this side (see whiten_top), reused while k stays the
   /// same: each snapshot is compared with several others at the same SVCCA dimension.

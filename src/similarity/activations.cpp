@@ -14,19 +14,20 @@ namespace detail {
 
 const Eigen::MatrixXd& ActivationState::covariance() {
   std::call_once(covariance_once_, [this] {
-    covariance_ = precision == Precision::kFloat32
-                      ? linalg::gram_of_columns(centred32).cast<double>().eval()
-                      : linalg::gram_of_columns(centred64);
+    covariance_ =
+        centred.visit([](const auto& c) { return linalg::to_double(linalg::gram_of_columns(c)); });
   });
   return covariance_;
+}
+
+Eigen::MatrixXd ActivationState::gram_of_rows() const {
+  return centred.visit([](const auto& c) { return linalg::to_double(linalg::gram_of_rows(c)); });
 }
 
 void ActivationState::compute_eigen() {
   Eigen::VectorXd ascending;
   if (wide()) {
-    const Eigen::MatrixXd gram = precision == Precision::kFloat32
-                                     ? linalg::gram_of_rows(centred32).cast<double>().eval()
-                                     : linalg::gram_of_rows(centred64);
+    const Eigen::MatrixXd gram = gram_of_rows();
     Eigen::MatrixXd vectors;
     eigen_ok_ = linalg::symmetric_eigen(gram, ascending, vectors);
     if (eigen_ok_) left_vectors_ = vectors.rowwise().reverse();
@@ -59,11 +60,12 @@ bool ActivationState::left_basis(int64_t k, Eigen::MatrixXd& basis) {
   Eigen::MatrixXd v;
   if (!eigenvectors(0, k, v)) return false;
   const Eigen::VectorXd inverse_scale = eigenvalues_.head(k).cwiseSqrt().cwiseInverse();
-  if (precision == Precision::kFloat32) {
-    basis = (centred32 * v.cast<float>()).cast<double>() * inverse_scale.asDiagonal();
-  } else {
-    basis = linalg::times(centred64, v) * inverse_scale.asDiagonal();
-  }
+  basis = centred.visit([&](const auto& c) {
+    using Scalar = typename std::decay_t<decltype(c)>::Scalar;
+    const linalg::Matrix<Scalar> directions = v.cast<Scalar>();
+    return linalg::to_double(linalg::times(c, directions));
+  });
+  basis *= inverse_scale.asDiagonal();
   return true;
 }
 
@@ -78,14 +80,13 @@ bool ActivationState::eigen_ok() {
 }
 
 Eigen::VectorXd ActivationState::row_squared_norms() const {
-  if (precision == Precision::kFloat32) {
-    return centred32.cast<double>().rowwise().squaredNorm();
-  }
-  return centred64.rowwise().squaredNorm();
+  return centred.visit([](const auto& c) -> Eigen::VectorXd {
+    return c.template cast<double>().rowwise().squaredNorm();
+  });
 }
 
 Eigen::MatrixXd ActivationState::centred_as_double() const {
-  return precision == Precision::kFloat32 ? centred32.cast<double>().eval() : centred64;
+  return centred.visit([](const auto& c) -> Eigen::MatrixXd { return c.template cast<double>(); });
 }
 
 namespace {
@@ -94,9 +95,8 @@ namespace {
 // bound, and one core does not saturate memory bandwidth); small ones by the caller alone.
 constexpr Eigen::Index kParallelCentringElements = Eigen::Index{1} << 20;
 
-template <typename Scalar>
-std::string non_finite_message(
-    const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& x) {
+template <typename Input>
+std::string non_finite_message(const Input& x) {
   int64_t non_finite = 0;
   Eigen::Index first_row = -1, first_col = -1;
   for (Eigen::Index j = 0; j < x.cols(); ++j) {
@@ -118,10 +118,9 @@ std::string non_finite_message(
 // Centres the columns [begin, end) of `x` into the same columns of `out`, in float64, in one
 // pass per column while the column is in cache: mean, constancy, then the centred copy.
 // Returns false when a column sum is not finite (NaN or Inf somewhere, checked exactly later).
-template <typename Scalar, typename Out>
-bool centre_columns(
-    const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& x,
-    Eigen::Index begin, Eigen::Index end, Out& out, std::vector<char>& constant, double& squared) {
+template <typename Input, typename Out>
+bool centre_columns(const Input& x, Eigen::Index begin, Eigen::Index end, Out& out,
+                    std::vector<char>& constant, double& squared) {
   using OutScalar = typename Out::Scalar;
   const Eigen::Index n = x.rows();
   squared = 0;
@@ -139,13 +138,31 @@ bool centre_columns(
   return true;
 }
 
+// Centres `x` into `out`, on two threads for large inputs; false when a column sum is not
+// finite.
+template <typename Input, typename Out>
+bool centre(const Input& x, Out& out, std::vector<char>& constant, double& squared) {
+  const Eigen::Index p = x.cols();
+  out.resize(x.rows(), p);
+  const bool parallel =
+      x.size() >= kParallelCentringElements && p >= 2 && std::thread::hardware_concurrency() >= 2;
+  const Eigen::Index half = parallel ? p / 2 : p;
+  double squared_a = 0, squared_b = 0;
+  bool finite_b = true;
+  std::thread second;
+  if (parallel) {
+    second = std::thread([&] { finite_b = centre_columns(x, half, p, out, constant, squared_b); });
+  }
+  const bool finite_a = centre_columns(x, 0, half, out, constant, squared_a);
+  if (second.joinable()) second.join();
+  squared = squared_a + squared_b;
+  return finite_a && finite_b;
+}
+
 // Centres the columns in float64, drops exactly-constant columns (dead units) and rejects
 // non-finite values. The copy into the working precision is the only pass over the data
 // besides the products themselves.
-template <typename Scalar>
-std::shared_ptr<ActivationState> prepare(
-    const Eigen::Ref<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>& x,
-    Precision precision) {
+std::shared_ptr<ActivationState> prepare(const MatrixRef& x, Precision precision) {
   auto state = std::make_shared<ActivationState>();
   state->precision = precision;
   state->samples = x.rows();
@@ -158,41 +175,27 @@ std::shared_ptr<ActivationState> prepare(
   }
   const Eigen::Index p = x.cols();
   std::vector<char> constant(p, 0);
-  const auto fill = [&](auto& out) {
-    out.resize(x.rows(), p);
-    const bool parallel =
-        x.size() >= kParallelCentringElements && p >= 2 && std::thread::hardware_concurrency() >= 2;
-    const Eigen::Index half = parallel ? p / 2 : p;
-    double squared_a = 0, squared_b = 0;
-    bool finite_b = true;
-    std::thread second;
-    if (parallel) {
-      second = std::thread(
-          [&] { finite_b = centre_columns<Scalar>(x, half, p, out, constant, squared_b); });
-    }
-    const bool finite_a = centre_columns<Scalar>(x, 0, half, out, constant, squared_a);
-    if (second.joinable()) second.join();
-    state->squared_norm = squared_a + squared_b;
-    return finite_a && finite_b;
-  };
-  const bool finite =
-      precision == Precision::kFloat32 ? fill(state->centred32) : fill(state->centred64);
+  state->centred =
+      precision == Precision::kFloat32 ? Matrix(Eigen::MatrixXf()) : Matrix(Eigen::MatrixXd());
+  const bool finite = x.visit([&](const auto& input) {
+    return state->centred.visit(
+        [&](auto& out) { return centre(input, out, constant, state->squared_norm); });
+  });
   if (!finite) {
     // A non-finite column sum: NaN/Inf in the data (or, for float64 input, an overflowing sum
     // of huge values, which the exact check below tells apart).
     state->status = Status::kNonFinite;
-    state->message = non_finite_message<Scalar>(x);
+    state->message = x.visit([](const auto& input) { return non_finite_message(input); });
     if (state->message.empty()) {
       state->message =
           "activations are so large that their column sums overflow float64 (|values| near "
           "1e308); rescale them";
     }
-    state->centred32.resize(0, 0);
-    state->centred64.resize(0, 0);
+    state->centred = Matrix();
     return state;
   }
   Eigen::Index kept = 0;
-  const auto compact = [&](auto& out) {
+  state->centred.visit([&](auto& out) {
     for (Eigen::Index j = 0; j < p; ++j) {
       if (constant[j]) {
         state->dropped_constant.push_back(j);
@@ -202,12 +205,7 @@ std::shared_ptr<ActivationState> prepare(
       ++kept;
     }
     if (kept < p) out.conservativeResize(Eigen::NoChange, kept);
-  };
-  if (precision == Precision::kFloat32) {
-    compact(state->centred32);
-  } else {
-    compact(state->centred64);
-  }
+  });
   if (kept == 0) {
     state->status = Status::kZeroVariance;
     state->message = fmt::format("all {} features are constant: nothing to compare", p);
@@ -218,11 +216,8 @@ std::shared_ptr<ActivationState> prepare(
 }  // namespace
 }  // namespace detail
 
-Activations::Activations(const Eigen::Ref<const Eigen::MatrixXd>& x, Precision precision)
-    : state_(detail::prepare<double>(x, precision)) {}
-
-Activations::Activations(const Eigen::Ref<const Eigen::MatrixXf>& x, Precision precision)
-    : state_(detail::prepare<float>(x, precision)) {}
+Activations::Activations(MatrixRef x, Precision precision)
+    : state_(detail::prepare(x, precision)) {}
 
 int64_t Activations::samples() const { return state_->samples; }
 int64_t Activations::features() const { return state_->features; }

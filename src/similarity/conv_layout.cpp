@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/parse_name.h"
+
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
@@ -98,12 +100,26 @@ template Eigen::MatrixXf conv_to_matrix(const float*, const std::array<int64_t, 
 template Eigen::MatrixXd conv_to_matrix(const double*, const std::array<int64_t, 4>&,
                                         const ConvLayoutOptions&);
 
+const char* to_string(ConvLayout layout) noexcept {
+  switch (layout) {
+    case ConvLayout::kSpatial:
+      return "spatial";
+    case ConvLayout::kFlatten:
+      return "flatten";
+    case ConvLayout::kPool:
+      return "pool";
+  }
+  return "unknown";
+}
+
+const std::vector<ConvLayout>& all_conv_layouts() {
+  static const std::vector<ConvLayout> kAll = {ConvLayout::kSpatial, ConvLayout::kFlatten,
+                                               ConvLayout::kPool};
+  return kAll;
+}
+
 ConvLayout parse_conv_layout(const std::string& name) {
-  if (name == "spatial") return ConvLayout::kSpatial;
-  if (name == "flatten") return ConvLayout::kFlatten;
-  if (name == "pool") return ConvLayout::kPool;
-  throw std::invalid_argument(
-      fmt::format("unknown conv layout '{}': use spatial, flatten or pool", name));
+  return layerwatch::detail::parse_name(name, all_conv_layouts(), "conv layout");
 }
 
 }  // namespace layerwatch::similarity

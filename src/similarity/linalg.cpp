@@ -28,6 +28,13 @@ void gemm_tn(int m, int n, int k, const float* a, int lda, const float* b, int l
   cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, m);
 }
 
+void gemm_nn(int m, int n, int k, const double* a, int lda, const double* b, int ldb, double* c) {
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, m);
+}
+void gemm_nn(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c) {
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, m);
+}
+
 template <typename T>
 void mirror_upper(Matrix<T>& c) {
   c.template triangularView<Eigen::StrictlyLower>() = c.transpose();
@@ -186,16 +193,18 @@ void solve_lower_transposed_right(const Eigen::MatrixXd& l, Eigen::MatrixXd& b) 
 
 namespace layerwatch::similarity::linalg {
 
-Eigen::MatrixXd times(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
-  Eigen::MatrixXd c(a.rows(), b.cols());
+template <typename T>
+Matrix<T> times(const Matrix<T>& a, const Matrix<T>& b) {
+  Matrix<T> c(a.rows(), b.cols());
   if (c.size() == 0) return c;
-  if (a.cols() == 0) return Eigen::MatrixXd::Zero(a.rows(), b.cols());
-  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(a.rows()),
-              static_cast<int>(b.cols()), static_cast<int>(a.cols()), 1.0, a.data(),
-              static_cast<int>(a.rows()), b.data(), static_cast<int>(b.rows()), 0.0, c.data(),
-              static_cast<int>(c.rows()));
+  if (a.cols() == 0) return Matrix<T>::Zero(a.rows(), b.cols());
+  gemm_nn(static_cast<int>(a.rows()), static_cast<int>(b.cols()), static_cast<int>(a.cols()),
+          a.data(), static_cast<int>(a.rows()), b.data(), static_cast<int>(b.rows()), c.data());
   return c;
 }
+
+template Matrix<double> times(const Matrix<double>&, const Matrix<double>&);
+template Matrix<float> times(const Matrix<float>&, const Matrix<float>&);
 
 Eigen::MatrixXd lower_times(const Eigen::MatrixXd& l, const Eigen::MatrixXd& b) {
   Eigen::MatrixXd c = b;

@@ -6,6 +6,8 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <type_traits>
+#include <utility>
 
 namespace layerwatch::similarity::linalg {
 
@@ -19,6 +21,16 @@ Matrix<T> gram_of_columns(const Matrix<T>& a);
 /// Returns AᵀB.
 template <typename T>
 Matrix<T> transpose_times(const Matrix<T>& a, const Matrix<T>& b);
+
+/// `m` as float64: moved when it is float64 already, converted otherwise.
+template <typename T>
+Eigen::MatrixXd to_double(Matrix<T>&& m) {
+  if constexpr (std::is_same_v<T, double>) {
+    return std::move(m);
+  } else {
+    return m.template cast<double>();
+  }
+}
 
 /// Returns A·Aᵀ (both triangles filled).
 template <typename T>
@@ -66,8 +78,9 @@ void solve_lower_transposed_right(const Eigen::MatrixXd& l, Eigen::MatrixXd& b);
 
 namespace layerwatch::similarity::linalg {
 
-/// Returns A·B (float64).
-Eigen::MatrixXd times(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b);
+/// Returns A·B.
+template <typename T>
+Matrix<T> times(const Matrix<T>& a, const Matrix<T>& b);
 
 /// Returns L·B, L lower triangular (its upper triangle is not read).
 Eigen::MatrixXd lower_times(const Eigen::MatrixXd& l, const Eigen::MatrixXd& b);

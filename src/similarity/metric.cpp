@@ -7,21 +7,6 @@
 #include <stdexcept>
 
 namespace layerwatch::similarity {
-namespace {
-
-template <typename Result>
-MetricValue reduce(const Result& r) {
-  return MetricValue{r.status, r.message, r.value, {}};
-}
-
-MetricValue reduce_cca(const CcaResult& r) {
-  auto v = reduce(r);
-  v.kept_dims = {r.kept_x, r.kept_y};
-  return v;
-}
-
-}  // namespace
-
 const std::vector<Metric>& all_metrics() {
   static const std::vector<Metric> kAll = {
       Metric::kCca,         Metric::kSvcca,  Metric::kPwcca,     Metric::kCka,
@@ -55,25 +40,49 @@ Metric parse_metric(const std::string& name) {
 
 bool is_distance(Metric metric) noexcept { return metric == Metric::kProcrustes; }
 
-MetricValue compute_metric(Metric metric, ActivationPair& pair, const MetricOptions& options) {
+MetricResult compute_metric(Metric metric, ActivationPair& pair, const MetricOptions& options) {
+  MetricResult out;
+  out.metric = metric;
   switch (metric) {
     case Metric::kSvcca:
-      return reduce_cca(pair.svcca(options.svcca()));
+      out.result = pair.svcca(options.svcca());
+      break;
     case Metric::kCca:
-      return reduce_cca(pair.cca());
+      out.result = pair.cca();
+      break;
     case Metric::kPwcca:
-      return reduce(pair.pwcca());
+      out.result = pair.pwcca();
+      break;
     case Metric::kCka:
-      return reduce(pair.linear_cka());
+      out.result = pair.linear_cka();
+      break;
     case Metric::kCkaDebiased:
-      return reduce(pair.linear_cka(CkaOptions().debiased(true)));
+      out.result = pair.linear_cka(CkaOptions().debiased(true));
+      break;
     case Metric::kCkaRbf:
-      return reduce(pair.rbf_cka(options.rbf()));
+      out.result = pair.rbf_cka(options.rbf());
+      break;
     case Metric::kProcrustes:
-      return reduce(pair.procrustes());
+      out.result = pair.procrustes();
+      break;
   }
-  return MetricValue{
-      Status::kError, "unknown metric", std::numeric_limits<double>::quiet_NaN(), {}};
+  return out;
+}
+
+const char* to_string(Precision precision) noexcept {
+  return precision == Precision::kFloat32 ? "float32" : "float64";
+}
+
+const char* to_string(SvccaReduction reduction) noexcept {
+  switch (reduction) {
+    case SvccaReduction::kSingularValueMass:
+      return "mass";
+    case SvccaReduction::kExplainedVariance:
+      return "variance";
+    case SvccaReduction::kFixedDims:
+      return "fixed";
+  }
+  return "unknown";
 }
 
 }  // namespace layerwatch::similarity

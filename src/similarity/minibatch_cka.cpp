@@ -10,14 +10,10 @@
 
 namespace layerwatch::similarity {
 
-void MinibatchCka::update(const Eigen::Ref<const Eigen::MatrixXd>& x,
-                          const Eigen::Ref<const Eigen::MatrixXd>& y) {
-  add(x, y);
-}
-
-void MinibatchCka::update(const Eigen::Ref<const Eigen::MatrixXf>& x,
-                          const Eigen::Ref<const Eigen::MatrixXf>& y) {
-  add(x.cast<double>(), y.cast<double>());
+void MinibatchCka::update(MatrixRef x, MatrixRef y) {
+  // The sums are accumulated in float64 whatever the batches' type.
+  const auto as_double = [](const auto& m) -> Eigen::MatrixXd { return m.template cast<double>(); };
+  add(x.visit(as_double), y.visit(as_double));
 }
 
 void MinibatchCka::add(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {

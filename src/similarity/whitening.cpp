@@ -20,81 +20,76 @@ void project_out(const Eigen::MatrixXd& v, Eigen::MatrixXd& c, bool right) {
   }
 }
 
-Whitening failed_whitening() {
-  Whitening w;
-  w.failed = true;
-  return w;
-}
-
 Whitening cholesky_whitening(Eigen::MatrixXd l, int64_t kept) {
   Whitening w;
-  w.triangular = true;
+  w.form = Whitening::Triangular{std::move(l)};
   w.kept = kept;
-  w.factor = std::move(l);
   return w;
 }
 
-Whitening eigenbasis_whitening(ActivationState& side, int64_t kept) {
+std::shared_ptr<const Whitening> eigenbasis_whitening(ActivationState& side, int64_t kept) {
   Eigen::MatrixXd v;
-  if (!side.eigenvectors(0, kept, v)) return failed_whitening();
+  if (!side.eigenvectors(0, kept, v)) return nullptr;
   const Eigen::ArrayXd root = side.eigenvalues().head(kept).array().sqrt();
-  Whitening w;
-  w.kept = kept;
-  w.factor = v * (1.0 / root).matrix().asDiagonal();
-  w.unwhiten = v * root.matrix().asDiagonal();
+  auto w = std::make_shared<Whitening>();
+  w->form =
+      Whitening::Eigenbasis{v * (1.0 / root).matrix().asDiagonal(), v * root.matrix().asDiagonal()};
+  w->kept = kept;
   return w;
 }
 
 // Cholesky of C + V_r diag(λ_k − λ_r) V_rᵀ: the kept spectrum unchanged, the discarded one
 // raised to the smallest kept eigenvalue, so the factor is as well conditioned as the kept part.
-bool lifted_whitening(ActivationState& side, int64_t kept, Whitening& w) {
+std::shared_ptr<const Whitening> lifted_whitening(ActivationState& side, int64_t kept) {
   const Eigen::VectorXd& lambda = side.eigenvalues();
   const int64_t discarded = lambda.size() - kept;
-  if (kept == 0 || !(lambda(kept - 1) * kMaxLiftedCondition >= lambda(0))) return false;
+  if (kept == 0 || !(lambda(kept - 1) * kMaxLiftedCondition >= lambda(0))) return nullptr;
   Eigen::MatrixXd v;
-  if (!side.eigenvectors(kept, discarded, v)) return false;
+  if (!side.eigenvectors(kept, discarded, v)) return nullptr;
   Eigen::MatrixXd l = side.covariance();
   if (discarded > 0) {
     const Eigen::VectorXd lift =
         (lambda(kept - 1) - lambda.segment(kept, discarded).array()).matrix();
-    l.noalias() += linalg::times(v * lift.asDiagonal(), v.transpose());
+    l.noalias() += linalg::times<double>(v * lift.asDiagonal(), v.transpose());
   }
-  if (!linalg::cholesky_lower(l)) return false;
-  w = cholesky_whitening(std::move(l), kept);
-  w.discard = std::move(v);
-  return true;
+  if (!linalg::cholesky_lower(l)) return nullptr;
+  auto w = std::make_shared<Whitening>(cholesky_whitening(std::move(l), kept));
+  w->discard = std::move(v);
+  return w;
 }
 
 }  // namespace
 
 void Whitening::apply_left(Eigen::MatrixXd& c) const {
   project_out(discard, c, false);
-  if (triangular) {
-    linalg::solve_lower_left(factor, c);
+  if (const auto* t = std::get_if<Triangular>(&form)) {
+    linalg::solve_lower_left(t->lower, c);
   } else {
-    c = linalg::transpose_times(factor, c);
+    c = linalg::transpose_times(std::get<Eigenbasis>(form).factor, c);
   }
 }
 
 void Whitening::apply_right(Eigen::MatrixXd& c) const {
   project_out(discard, c, true);
-  if (triangular) {
-    linalg::solve_lower_transposed_right(factor, c);
+  if (const auto* t = std::get_if<Triangular>(&form)) {
+    linalg::solve_lower_transposed_right(t->lower, c);
   } else {
-    c = linalg::times(c, factor);
+    c = linalg::times(c, std::get<Eigenbasis>(form).factor);
   }
 }
 
 Eigen::MatrixXd Whitening::coefficients(const Eigen::MatrixXd& u) const {
-  if (!triangular) return linalg::times(factor, u);
-  Eigen::MatrixXd w = u;
-  linalg::solve_lower_transposed_left(factor, w);
-  return w;
+  if (const auto* t = std::get_if<Triangular>(&form)) {
+    Eigen::MatrixXd w = u;
+    linalg::solve_lower_transposed_left(t->lower, w);
+    return w;
+  }
+  return linalg::times(std::get<Eigenbasis>(form).factor, u);
 }
 
 Eigen::MatrixXd Whitening::unwhitened(const Eigen::MatrixXd& u) const {
-  if (!triangular) return linalg::times(unwhiten, u);
-  return linalg::lower_times(factor, u);
+  if (const auto* t = std::get_if<Triangular>(&form)) return linalg::lower_times(t->lower, u);
+  return linalg::times(std::get<Eigenbasis>(form).unwhiten, u);
 }
 
 int64_t numerical_rank(const Eigen::VectorXd& eigenvalues, double rank_tolerance) {
@@ -110,13 +105,12 @@ std::shared_ptr<const Whitening> whiten_top(ActivationState& side, int64_t kept)
     std::lock_guard<std::mutex> lock(side.whitening_mutex);
     if (side.whitening && side.whitening_kept == kept) return side.whitening;
   }
-  if (!side.eigen_ok()) return std::make_shared<const Whitening>(failed_whitening());
-  auto w = std::make_shared<Whitening>();
+  if (!side.eigen_ok()) return nullptr;
   const int64_t discarded = side.eigenvalues().size() - kept;
-  if (discarded > kept || !lifted_whitening(side, kept, *w)) {
-    *w = eigenbasis_whitening(side, kept);
-  }
-  if (w->failed) return w;
+  std::shared_ptr<const Whitening> w;
+  if (discarded <= kept) w = lifted_whitening(side, kept);
+  if (!w) w = eigenbasis_whitening(side, kept);
+  if (!w) return nullptr;
   std::lock_guard<std::mutex> lock(side.whitening_mutex);
   side.whitening_kept = kept;
   side.whitening = w;

@@ -14,18 +14,25 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <memory>
+#include <variant>
 
 #include "activation_state.h"
 
 namespace layerwatch::similarity::detail {
 
 struct Whitening {
-  bool triangular = false;
-  Eigen::MatrixXd factor;    // L (p×p) when triangular, otherwise V_k Λ_k^{-1/2} (p×k)
-  Eigen::MatrixXd unwhiten;  // V_k Λ_k^{1/2} when not triangular (else L itself serves)
-  Eigen::MatrixXd discard;   // V_r (p×r), the directions P removes; empty when none
-  int64_t kept = 0;          // directions whitened: p, SVCCA's k, or the numerical rank
-  bool failed = false;
+  /// W = L⁻ᵀ with L a lower Cholesky factor (p×p); L itself is the unwhitening.
+  struct Triangular {
+    Eigen::MatrixXd lower;
+  };
+  /// W = V_k Λ_k^{-1/2} (p×k), unwhitening V_k Λ_k^{1/2}.
+  struct Eigenbasis {
+    Eigen::MatrixXd factor;
+    Eigen::MatrixXd unwhiten;
+  };
+  std::variant<Triangular, Eigenbasis> form;
+  Eigen::MatrixXd discard;  // V_r (p×r), the directions P removes; empty when none
+  int64_t kept = 0;         // directions whitened: p, SVCCA's k, or the numerical rank
 
   /// C := Wᵀ P C.
   void apply_left(Eigen::MatrixXd& c) const;
@@ -40,11 +47,12 @@ struct Whitening {
 };
 
 /// Full-rank whitening for CCA: Cholesky when the data are well conditioned, else the top
-/// directions above `rank_tolerance` × the largest variance (whiten_top).
+/// directions above `rank_tolerance` × the largest variance (whiten_top). Null when LAPACK
+/// fails.
 std::shared_ptr<const Whitening> whiten_for_cca(ActivationState& side, double rank_tolerance);
 
 /// Whitening of the first `kept` principal directions (SVCCA's reduction), cached on `side`
-/// while `kept` stays the same.
+/// while `kept` stays the same. Null when LAPACK fails.
 std::shared_ptr<const Whitening> whiten_top(ActivationState& side, int64_t kept);
 
 /// Number of eigenvalues above rank_tolerance × the largest.

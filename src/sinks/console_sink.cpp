@@ -1,4 +1,4 @@
-#include "layerwatch/sinks/console_sink.h"
+#include "sinks/console_sink.h"
 
 #include <fmt/format.h>
 

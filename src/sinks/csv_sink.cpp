@@ -1,4 +1,4 @@
-#include "layerwatch/sinks/csv_sink.h"
+#include "sinks/csv_sink.h"
 
 #include <fmt/format.h>
 

@@ -1,9 +1,9 @@
-#include "layerwatch/sinks/jsonl_sink.h"
+#include "sinks/jsonl_sink.h"
 
 #include <filesystem>
 
-#include "layerwatch/sinks/record_json.h"
 #include "log_file.h"
+#include "sinks/record_json.h"
 
 namespace layerwatch {
 

@@ -3,11 +3,11 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "layerwatch/sinks/console_sink.h"
-#include "layerwatch/sinks/csv_sink.h"
-#include "layerwatch/sinks/jsonl_sink.h"
 #include "layerwatch/sinks/sink.h"
-#include "layerwatch/sinks/tensorboard_sink.h"
+#include "sinks/console_sink.h"
+#include "sinks/csv_sink.h"
+#include "sinks/jsonl_sink.h"
+#include "sinks/tensorboard_sink.h"
 
 namespace layerwatch {
 namespace {

@@ -1,4 +1,4 @@
-#include "layerwatch/sinks/record_json.h"
+#include "sinks/record_json.h"
 
 #include "core/parse_name.h"
 

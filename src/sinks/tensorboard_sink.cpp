@@ -1,4 +1,4 @@
-#include "layerwatch/sinks/tensorboard_sink.h"
+#include "sinks/tensorboard_sink.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

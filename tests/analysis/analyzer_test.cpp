@@ -9,8 +9,8 @@
 #include <cmath>
 #include <map>
 
-#include "analysis/recording_sink.h"
 #include "layerwatch/similarity/similarity.h"
+#include "sinks/recording_sink.h"
 #include "test_util.h"
 
 namespace layerwatch {
@@ -88,8 +88,7 @@ TEST(Analyzer, ReferenceLagAndFirstReferenceChooseTheRightSnapshots) {
   {
     // A tiny history forces evictions: the pinned first snapshot must stay.
     Analyzer analyzer(
-        queue_all().reference(Reference::kFirst).store(SnapshotStoreOptions().capacity(2)),
-        {first});
+        queue_all().reference(Reference::kFirst).store(SnapshotStoreOptions().history(2)), {first});
     for (int64_t p = 0; p < 6; ++p) {
       kept.push_back(snapshot_at("a", p));
       analyzer.add_snapshot(kept.back());
@@ -367,7 +366,7 @@ TEST(Analyzer, RecordsOfOneLayerReachTheSinksInProbeOrderWithTwoThreads) {
 TEST(Analyzer, AReferenceLagUpToTheHistoryWorksAndBeyondItIsRefused) {
   auto sink = std::make_shared<RecordingSink>();
   {
-    Analyzer analyzer(queue_all().reference_lag(3).store(SnapshotStoreOptions().capacity(3)),
+    Analyzer analyzer(queue_all().reference_lag(3).store(SnapshotStoreOptions().history(3)),
                       {sink});
     for (int64_t p = 0; p < 6; ++p) analyzer.add_snapshot(snapshot_at("a", p));
     analyzer.finish();
@@ -375,7 +374,7 @@ TEST(Analyzer, AReferenceLagUpToTheHistoryWorksAndBeyondItIsRefused) {
   ASSERT_EQ(sink->records.size(), 3u);
   for (const auto& r : sink->records) EXPECT_EQ(r.reference_step, r.step - 300);
   try {
-    Analyzer(queue_all().reference_lag(4).store(SnapshotStoreOptions().capacity(3)), {});
+    Analyzer(queue_all().reference_lag(4).store(SnapshotStoreOptions().history(3)), {});
     FAIL() << "a reference lag beyond the history must be refused";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("reference_lag"), std::string::npos) << e.what();

@@ -1,7 +1,9 @@
 // Capture points: watch(Sequential), Tap and tap() record exactly the layer outputs, handles
 // remove them, and the model's parameters and optimizer are untouched.
 
-#include "layerwatch/capture/capture.h"
+#include "layerwatch/torch/capture.h"
+
+#include "capture/capture_detail.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>

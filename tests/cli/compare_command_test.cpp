@@ -14,54 +14,86 @@
 
 namespace {
 
-using layerwatch::testing::fixture_path;
 using layerwatch::testing::test_data_path;
 
 // The command's result, as the tests below name it.
 using Run = layerwatch::testing::CommandResult;
 Run run(const std::string& args) { return layerwatch::testing::run_layerwatch(args); }
 
-nlohmann::json expected(const std::string& key) {
-  std::ifstream in(fixture_path("expected.json"));
-  return nlohmann::json::parse(in)[key];
-}
+// The reference sets the command is checked against: the project's own, and the shared
+// fixtures when they are beside the checkout (skipped with the reason otherwise).
+class CompareReference : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    set_ = layerwatch::testing::reference_set(GetParam());
+    const std::string missing = set_.missing();
+    if (!missing.empty()) GTEST_SKIP() << missing;
+    std::ifstream in(set_.path("expected.json"));
+    expected_ = nlohmann::json::parse(in);
+  }
+  std::string files(const nlohmann::json& entry) const {
+    return set_.path(entry["x"]) + " " + set_.path(entry["y"]);
+  }
+  layerwatch::testing::ReferenceSet set_;
+  nlohmann::json expected_;
+};
 
-TEST(CompareCommand, AllMetricsMatchTheReferenceFixtures) {
-  for (const std::string key : {"kornblith", "relu_tanh"}) {
-    const auto e = expected(key);
-    const auto r = run("compare " + fixture_path(e["x"]) + " " + fixture_path(e["y"]) +
-                       " --metric all --json");
+TEST_P(CompareReference, AllMetricsMatchTheReferenceValues) {
+  for (const auto& [key, e] : expected_.items()) {
+    SCOPED_TRACE(key);
+    const auto r = run("compare " + files(e) + " --metric all --json");
     ASSERT_EQ(r.code, 0) << r.err;
     const auto out = nlohmann::json::parse(r.out);
     const auto& m = out["metrics"];
     EXPECT_NEAR(m["cca"]["value"].get<double>(), e["mean_cca"].get<double>(), 1e-6);
     EXPECT_NEAR(m["cca"]["r2_cca"].get<double>(), e["r2_cca"].get<double>(), 1e-6);
-    EXPECT_NEAR(m["pwcca"]["value"].get<double>(), e["pwcca"].get<double>(), 1e-3);
+    EXPECT_NEAR(m["pwcca"]["value"].get<double>(), e["pwcca"].get<double>(), 1e-9);
     EXPECT_NEAR(m["cka"]["value"].get<double>(), e["linear_cka"].get<double>(), 1e-6);
     EXPECT_NEAR(m["cka-debiased"]["value"].get<double>(), e["linear_cka_debiased"].get<double>(),
                 1e-6);
     EXPECT_NEAR(m["procrustes"]["value"].get<double>(), e["procrustes"].get<double>(), 1e-6);
     EXPECT_EQ(m["cka-rbf"]["status"], "ok");
-    EXPECT_EQ(out["n_samples"].get<int64_t>(), key == "kornblith" ? 100 : 2000);
     for (const auto& [name, fields] : m.items()) {
       EXPECT_TRUE(fields.contains("value")) << name;
       EXPECT_TRUE(fields.contains("status")) << name;
     }
-    if (key == "relu_tanh") {
+    if (e.contains("svcca_singular_0.99")) {
       EXPECT_NEAR(m["svcca"]["value"].get<double>(), e["svcca_singular_0.99"].get<double>(), 1e-6);
       EXPECT_EQ(m["svcca"]["kept_dims"], e["svcca_kept_dims"]);
-      EXPECT_EQ(out["features"], nlohmann::json({48, 80}));
+    }
+    if (e.contains("rbf_cka_threshold_0.5")) {
+      const auto rbf = run("compare " + files(e) + " --metric cka-rbf --rbf-threshold 0.5 --json");
+      ASSERT_EQ(rbf.code, 0) << rbf.err;
+      EXPECT_NEAR(nlohmann::json::parse(rbf.out)["metrics"]["cka-rbf"]["value"].get<double>(),
+                  e["rbf_cka_threshold_0.5"].get<double>(), 1e-6);
     }
   }
 }
 
-TEST(CompareCommand, RbfThresholdOptionReachesTheIndex) {
-  const auto e = expected("kornblith");
-  const auto r = run("compare " + fixture_path(e["x"]) + " " + fixture_path(e["y"]) +
-                     " --metric cka-rbf --rbf-threshold 0.5 --json");
+TEST_P(CompareReference, Float32PrecisionAgreesWithFloat64) {
+  for (const auto& [key, e] : expected_.items()) {
+    SCOPED_TRACE(key);
+    const auto a = run("compare " + files(e) + " --metric cca,svcca --json --precision float32");
+    ASSERT_EQ(a.code, 0) << a.err;
+    const auto m = nlohmann::json::parse(a.out)["metrics"];
+    EXPECT_NEAR(m["cca"]["value"].get<double>(), e["mean_cca"].get<double>(), 1e-4);
+    if (e.contains("svcca_singular_0.99")) {
+      EXPECT_NEAR(m["svcca"]["value"].get<double>(), e["svcca_singular_0.99"].get<double>(), 1e-4);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cli, CompareReference, ::testing::Values("project", "shared"));
+
+TEST(CompareCommand, ShapesAndSampleCountsAreReported) {
+  const auto set = layerwatch::testing::reference_set("project");
+  const auto r = run("compare " + set.path("relu_a.npy") + " " + set.path("tanh_b.npy") +
+                     " --metric cka --json");
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NEAR(nlohmann::json::parse(r.out)["metrics"]["cka-rbf"]["value"].get<double>(),
-              e["rbf_cka_threshold_0.5"].get<double>(), 1e-6);
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["n_samples"], 2000);
+  EXPECT_EQ(out["features"], nlohmann::json({48, 80}));
+  EXPECT_EQ(out["precision"], "float64");
 }
 
 TEST(CompareCommand, DefaultOutputIsATable) {
@@ -69,16 +101,6 @@ TEST(CompareCommand, DefaultOutputIsATable) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("svcca"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("300 samples"), std::string::npos) << r.out;
-}
-
-TEST(CompareCommand, Float32PrecisionAgreesWithFloat64) {
-  const auto e = expected("relu_tanh");
-  const std::string files = fixture_path(e["x"]) + " " + fixture_path(e["y"]);
-  const auto a = run("compare " + files + " --metric cca,svcca --json --precision float32");
-  ASSERT_EQ(a.code, 0) << a.err;
-  const auto m = nlohmann::json::parse(a.out)["metrics"];
-  EXPECT_NEAR(m["cca"]["value"].get<double>(), e["mean_cca"].get<double>(), 1e-4);
-  EXPECT_NEAR(m["svcca"]["value"].get<double>(), e["svcca_singular_0.99"].get<double>(), 1e-4);
 }
 
 TEST(CompareCommand, ConvLayoutsShapeTheSamples) {

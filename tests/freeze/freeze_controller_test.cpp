@@ -2,14 +2,15 @@
 // Adam), unfrozen ones keep learning, BatchNorm stays in eval mode, and a frozen prefix runs
 // without autograd.
 
-#include "layerwatch/freeze/freeze_controller.h"
+#include "freeze/freeze_controller.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <map>
 
-#include "layerwatch/capture/capture.h"
+#include "capture/capture_detail.h"
+#include "layerwatch/torch/capture.h"
 
 namespace layerwatch {
 namespace {

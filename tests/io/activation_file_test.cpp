@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "layerwatch/io/any_reader.h"
-#include "layerwatch/io/npy_reader.h"
+#include "layerwatch/io/activation_file.h"
+#include "layerwatch/io/npy.h"
 #include "test_util.h"
 
 namespace layerwatch::io {
@@ -33,7 +33,7 @@ TEST(ActivationFile, PtFilesReadFromSeveralThreadsAtOnceAllAgree) {
   for (auto& t : threads) t.join();
   for (const auto& r : results) {
     EXPECT_EQ(r.shape, expected.shape);
-    EXPECT_EQ(r.f32, expected.f32);
+    EXPECT_EQ(r.values, expected.values);
   }
 }
 

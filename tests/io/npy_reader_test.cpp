@@ -6,15 +6,13 @@
 #include <fstream>
 #include <random>
 
-#include "layerwatch/io/any_reader.h"
+#include "io/formats.h"
 
-#include "layerwatch/io/npy_reader.h"
+#include "layerwatch/io/npy.h"
 #include "test_util.h"
 
 namespace layerwatch::io {
 namespace {
-
-using layerwatch::testing::fixture_path;
 
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/layerwatch_npy_" + name;
@@ -23,12 +21,16 @@ std::string temp_path(const std::string& name) {
 Array sample(DType dtype) {
   Array a;
   a.shape = {3, 4};
-  a.dtype = dtype;
+  std::vector<float> f32;
+  std::vector<double> f64;
   for (int i = 0; i < 12; ++i) {
-    if (dtype == DType::kFloat32)
-      a.f32.push_back(0.5f * i - 1);
-    else
-      a.f64.push_back(0.25 * i - 2);
+    f32.push_back(0.5f * i - 1);
+    f64.push_back(0.25 * i - 2);
+  }
+  if (dtype == DType::kFloat32) {
+    a.values = f32;
+  } else {
+    a.values = f64;
   }
   return a;
 }
@@ -40,19 +42,20 @@ TEST(NpyReader, RoundTripsBothDtypes) {
     write_npy(path, a);
     const Array b = read_npy(path);
     EXPECT_EQ(b.shape, a.shape);
-    EXPECT_EQ(b.dtype, dtype);
-    EXPECT_EQ(b.f32, a.f32);
-    EXPECT_EQ(b.f64, a.f64);
+    EXPECT_EQ(b.dtype(), dtype);
+    EXPECT_EQ(b.values, a.values);
   }
 }
 
-TEST(NpyReader, ReadsTheSharedFixtures) {
-  const Array a = read_npy(fixture_path("relu_a.npy"));
+TEST(NpyReader, ReadsFilesWrittenByNumpy) {
+  const auto set = layerwatch::testing::reference_set("project");
+  if (!set.missing().empty()) GTEST_SKIP() << set.missing();
+  const Array a = read_npy(set.path("relu_a.npy"));
   EXPECT_EQ(a.shape, (std::vector<int64_t>{2000, 48}));
-  EXPECT_EQ(a.dtype, DType::kFloat32);
-  const Array k = read_npy(fixture_path("kornblith_x.npy"));
-  EXPECT_EQ(k.dtype, DType::kFloat64);
-  EXPECT_EQ(k.size(), 1000);
+  EXPECT_EQ(a.dtype(), DType::kFloat32);
+  const Array g = read_npy(set.path("gaussian_x.npy"));
+  EXPECT_EQ(g.dtype(), DType::kFloat64);
+  EXPECT_EQ(g.size(), 1000);
 }
 
 TEST(NpyReader, SampleMatrixIsRowMajorDataInColumnMajorEigen) {
@@ -61,7 +64,7 @@ TEST(NpyReader, SampleMatrixIsRowMajorDataInColumnMajorEigen) {
   const auto m = to_sample_matrix(read_npy(path));
   ASSERT_EQ(m.rows(), 3);
   ASSERT_EQ(m.cols(), 4);
-  EXPECT_FLOAT_EQ(m.f32(1, 2), 0.5f * 6 - 1);  // C order: element [1][2] is index 6
+  EXPECT_FLOAT_EQ(m.get<float>()(1, 2), 0.5f * 6 - 1);  // C order: element [1][2] is index 6
 }
 
 // Writes raw bytes and expects FileError whose message holds `needle`.
@@ -110,7 +113,7 @@ TEST(NpyReader, BrokenFilesGiveClearErrors) {
 TEST(NpyReader, RanksOtherThanTwoOrFourAreRejectedForMatrices) {
   Array a;
   a.shape = {5};
-  a.f32.assign(5, 1.0f);
+  a.values = std::vector<float>(5, 1.0f);
   EXPECT_THROW(to_sample_matrix(a), std::invalid_argument);
 }
 
@@ -143,7 +146,7 @@ TEST(NpyReader, MutatedFilesParseOrThrowFileErrorOnly) {
     try {
       const Array a = parse_npy("mutated.npy", bytes.data(), bytes.size());
       EXPECT_EQ(static_cast<size_t>(a.size()),
-                a.dtype == DType::kFloat32 ? a.f32.size() : a.f64.size());
+                std::visit([](const auto& v) { return v.size(); }, a.values));
       ++parsed;
     } catch (const FileError&) {
       ++rejected;

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "layerwatch/io/npy_reader.h"
-#include "layerwatch/io/tensor_file.h"
+#include "layerwatch/io/npy.h"
+#include "layerwatch/torch/tensor_file.h"
 #include "test_util.h"
 
 namespace layerwatch::io {
@@ -15,19 +15,21 @@ TEST(TensorFile, PtMatchesTheSameDataSavedAsNpy) {
   const Array pt = read_tensor_file(test_data_path("a.pt"));
   const Array npy = read_npy(test_data_path("a_f32.npy"));
   EXPECT_EQ(pt.shape, npy.shape);
-  EXPECT_EQ(pt.dtype, DType::kFloat32);
-  EXPECT_EQ(pt.f32, npy.f32);
+  EXPECT_EQ(pt.dtype(), DType::kFloat32);
+  EXPECT_EQ(pt.values, npy.values);
 }
 
 TEST(TensorFile, ReadsFloat64HalfStridedAndFourDimensionalTensors) {
-  EXPECT_EQ(read_tensor_file(test_data_path("b_f64.pt")).dtype, DType::kFloat64);
+  EXPECT_EQ(read_tensor_file(test_data_path("b_f64.pt")).dtype(), DType::kFloat64);
   const Array half = read_tensor_file(test_data_path("a_half.pt"));
   const Array full = read_npy(test_data_path("a_f32.npy"));
-  ASSERT_EQ(half.f32.size(), full.f32.size());
-  EXPECT_NEAR(half.f32[7], full.f32[7], 2e-3 * (1 + std::abs(full.f32[7])));
+  const auto& full_values = full.as<float>();
+  ASSERT_EQ(half.as<float>().size(), full_values.size());
+  EXPECT_NEAR(half.as<float>()[7], full_values[7], 2e-3 * (1 + std::abs(full_values[7])));
   const Array strided = read_tensor_file(test_data_path("a_strided.pt"));
   EXPECT_EQ(strided.shape, (std::vector<int64_t>{300, 3}));
-  EXPECT_EQ(strided.f32[4], full.f32[1 * 6 + 2]);  // row 1, column 1 of the view = column 2
+  EXPECT_EQ(strided.as<float>()[4],
+            full_values[1 * 6 + 2]);  // row 1, column 1 of the view = column 2
   EXPECT_EQ(read_tensor_file(test_data_path("conv_a.pt")).shape,
             (std::vector<int64_t>{20, 3, 5, 5}));
 }
@@ -37,12 +39,12 @@ TEST(TensorFile, NpyVariantsAllReadTheSameValues) {
   for (const char* name : {"a_v1.npy", "a_v2.npy", "a_v3.npy", "a_fortran.npy"}) {
     const Array other = read_tensor_file(test_data_path(name));
     EXPECT_EQ(other.shape, base.shape) << name;
-    EXPECT_EQ(other.f32, base.f32) << name;
+    EXPECT_EQ(other.values, base.values) << name;
   }
   const Array big = read_tensor_file(test_data_path("a_bigendian.npy"));
-  ASSERT_EQ(big.dtype, DType::kFloat64);
-  for (size_t i = 0; i < base.f32.size(); ++i)
-    ASSERT_EQ(static_cast<float>(big.f64[i]), base.f32[i]);
+  ASSERT_EQ(big.dtype(), DType::kFloat64);
+  for (size_t i = 0; i < base.as<float>().size(); ++i)
+    ASSERT_EQ(static_cast<float>(big.as<double>()[i]), base.as<float>()[i]);
 }
 
 void expect_file_error(const std::string& name, const std::string& needle) {

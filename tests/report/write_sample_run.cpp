@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "layerwatch/sinks/csv_sink.h"
-#include "layerwatch/sinks/jsonl_sink.h"
-#include "layerwatch/sinks/tensorboard_sink.h"
+#include "sinks/csv_sink.h"
+#include "sinks/jsonl_sink.h"
+#include "sinks/tensorboard_sink.h"
 
 namespace {
 

@@ -131,12 +131,11 @@ TEST(PropertiesGram, SampleSpacePathAgreesWithFeatureSpace) {
 TEST(PropertiesPrecision, Float32ProductsAgreeWithFloat64) {
   const Eigen::MatrixXd a = gaussian(5000, 64, 31), b = related(a, 64, 3.0, 32);
   const Eigen::MatrixXf af = a.cast<float>(), bf = b.cast<float>();
-  const auto f32 = CcaOptions().precision(Precision::kFloat32);
-  EXPECT_NEAR(cca(af, bf, f32).value, cca(af, bf).value, 1e-4);
-  EXPECT_NEAR(svcca(af, bf, SvccaOptions().precision(Precision::kFloat32)).value,
-              svcca(af, bf).value, 1e-4);
-  EXPECT_NEAR(linear_cka(af, bf, CkaOptions().precision(Precision::kFloat32)).value,
-              linear_cka(af, bf).value, 1e-5);
+  const auto f32 = Precision::kFloat32;
+  EXPECT_NEAR(cca(af, bf, {}, f32).value, cca(af, bf).value, 1e-4);
+  EXPECT_NEAR(svcca(af, bf, {}, f32).value, svcca(af, bf).value, 1e-4);
+  EXPECT_NEAR(linear_cka(af, bf, {}, f32).value, linear_cka(af, bf).value, 1e-5);
+  EXPECT_NEAR(procrustes(af, bf, f32).value, procrustes(af, bf).value, 1e-5);
 }
 
 TEST(PropertiesCoefficients, CanonicalVariatesHaveTheReportedCorrelations) {
@@ -231,7 +230,7 @@ TEST(PropertiesWide, SvccaWithMoreFeaturesThanSamplesMatchesAnExplicitSvd) {
   }
   // float32 products take the same route.
   const auto r32 = svcca(Eigen::MatrixXf(wide.cast<float>()), Eigen::MatrixXf(narrow.cast<float>()),
-                         SvccaOptions().precision(Precision::kFloat32));
+                         {}, Precision::kFloat32);
   EXPECT_NEAR(r32.value, svcca_by_explicit_svd(wide, narrow), 1e-4);
 }
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "layerwatch/analysis/records.h"
-#include "layerwatch/core/options.h"
+#include "layerwatch/core/option.h"
 #include "layerwatch/core/snapshot_store.h"
 #include "layerwatch/similarity/metric.h"
 #include "layerwatch/sinks/sink.h"
@@ -36,38 +36,50 @@ enum class QueuePolicy {
                   ///< dropped.
 };
 
+/// Stable name ("skip_to_newest", "drop_newest").
 const char* to_string(QueuePolicy policy) noexcept;
-/// Parses "skip_to_newest" or "drop_newest"; throws `std::invalid_argument` otherwise.
-QueuePolicy parse_queue_policy(const std::string& name);
 
-/// Options of `Analyzer`.
+/// Options of `Analyzer` (JSON: the "analysis" object of a config, same key names).
 struct AnalyzerOptions {
-  /// Similarity metric. Default SVCCA.
-  LAYERWATCH_ARG(similarity::Metric, metric) = similarity::Metric::kSvcca;
-  /// Options of the metric (SVCCA keep fraction, RBF threshold).
-  LAYERWATCH_ARG(similarity::MetricOptions, metric_options) = {};
+  LAYERWATCH_OPTIONS(AnalyzerOptions);
+  /// Similarity metric. Default SVCCA ("svcca"); also "cca", "pwcca", "cka", "cka-debiased",
+  /// "cka-rbf", "procrustes".
+  LAYERWATCH_OPTION(similarity::Metric, metric,
+                    one_of(similarity::all_metrics())) = similarity::Metric::kSvcca;
+  /// Options of the metric (SVCCA reduction and fraction, RBF bandwidth).
+  LAYERWATCH_OPTION(similarity::MetricOptions, metric_options, AnyValue{}) = {};
   /// Precision of the products. Default float64; float32 is ~2× faster, agrees to ~1e-4.
-  LAYERWATCH_ARG(similarity::Precision, precision) = similarity::Precision::kFloat64;
-  /// Online reference: `kPrevious` (default) or `kFirst`. (`kFinal` is always computed by
-  /// `finish()` when `final_pass` is on.)
-  LAYERWATCH_ARG(Reference, reference) = Reference::kPrevious;
+  LAYERWATCH_OPTION(similarity::Precision, precision,
+                    one_of({similarity::Precision::kFloat64,
+                            similarity::Precision::kFloat32})) = similarity::Precision::kFloat64;
+  /// Online reference: `kPrevious` ("previous", default) or `kFirst` ("first"). (`kFinal` is
+  /// always computed by `finish()` when `final_pass` is on.)
+  LAYERWATCH_OPTION(Reference, reference,
+                    one_of({Reference::kPrevious, Reference::kFirst})) = Reference::kPrevious;
   /// For `kPrevious`: compare with the snapshot this many probe passes earlier. Default 1,
-  /// range ≥ 1.
-  LAYERWATCH_ARG(int64_t, reference_lag) = 1;
+  /// range [1, 1000], and at most `store.history`.
+  LAYERWATCH_OPTION(int64_t, reference_lag, range(1, 1000)) = 1;
   /// Compare every stored snapshot with the layer's last one at `finish()`. Default true.
-  LAYERWATCH_ARG(bool, final_pass) = true;
+  LAYERWATCH_OPTION(bool, final_pass, AnyValue{}) = true;
   /// Also at `finish()`: every stored snapshot of every layer against every other layer's final
   /// snapshot (the SVCCA paper's layers × layers figure), as records with `reference_layer`.
   /// Costs layers² comparisons per stored probe pass. Default false.
-  LAYERWATCH_ARG(bool, layer_matrix) = false;
+  LAYERWATCH_OPTION(bool, layer_matrix, AnyValue{}) = false;
   /// Worker threads. Default 1, range [1, 64].
-  LAYERWATCH_ARG(int64_t, threads) = 1;
-  /// Queue policy when analysis falls behind. Default `kSkipToNewest`.
-  LAYERWATCH_ARG(QueuePolicy, queue_policy) = QueuePolicy::kSkipToNewest;
-  /// Most comparison jobs waiting at once. Default 256, range ≥ 1.
-  LAYERWATCH_ARG(int64_t, queue_capacity) = 256;
-  /// The snapshot store's ring capacity and memory budget.
-  LAYERWATCH_ARG(SnapshotStoreOptions, store) = {};
+  LAYERWATCH_OPTION(int64_t, threads, range(1, 64)) = 1;
+  /// Queue policy when analysis falls behind. Default `kSkipToNewest` ("skip_to_newest").
+  LAYERWATCH_OPTION(QueuePolicy, queue_policy,
+                    one_of({QueuePolicy::kSkipToNewest,
+                            QueuePolicy::kDropNewest})) = QueuePolicy::kSkipToNewest;
+  /// Most comparison jobs waiting at once. Default 256, range [1, 1048576].
+  LAYERWATCH_OPTION(int64_t, queue_capacity, range(1, 1 << 20)) = 256;
+  /// The snapshot store: history per layer, memory budget, float16 storage.
+  LAYERWATCH_OPTION(SnapshotStoreOptions, store, AnyValue{}) = {};
+  LAYERWATCH_OPTIONS_END();
+
+  /// reference_lag at most store.history (its snapshot must still be stored). Called by
+  /// `validate_options`.
+  void check_relations() const;
 };
 
 /// Counters, readable at any time.
@@ -85,7 +97,7 @@ class Analyzer {
  public:
   /// Starts the worker threads and opens the sinks. A sink whose `open()` throws is reported
   /// (stderr and an event to the other sinks) and left out; the others keep working.
-  /// Throws `std::invalid_argument` for out-of-range options.
+  /// Throws `std::invalid_argument` for out-of-range options (`validate_options`).
   Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks);
   /// Stops the workers: the job in progress completes, waiting jobs are discarded (their count
   /// is reported), sinks are closed.

@@ -20,17 +20,24 @@
 #include <string>
 #include <vector>
 
-#include "layerwatch/core/options.h"
+#include "layerwatch/core/option.h"
 #include "layerwatch/core/snapshot.h"
 
 namespace layerwatch {
 
-/// Options of `SnapshotStore`.
+/// Options of `SnapshotStore` (JSON: the "store" object of a config's "analysis").
 struct SnapshotStoreOptions {
-  /// Snapshots kept per layer; the oldest unpinned one goes first. Default 64, range ≥ 2.
-  LAYERWATCH_ARG(int64_t, capacity) = 64;
-  /// Global budget for snapshot data in bytes. Default 256 MiB, range ≥ 1.
-  LAYERWATCH_ARG(std::size_t, memory_budget) = std::size_t{256} << 20;
+  LAYERWATCH_OPTIONS(SnapshotStoreOptions);
+  /// Snapshots kept per layer (ring capacity); the oldest unpinned one goes first. Default 64,
+  /// range [2, 100000].
+  LAYERWATCH_OPTION(int64_t, history, range(2, 100000)) = 64;
+  /// Global budget for snapshot data, never exceeded. Default 256 MiB, range ≥ 1 byte. JSON: an
+  /// integer number of bytes or a string with a unit, e.g. "256 MiB".
+  LAYERWATCH_OPTION(Bytes, memory_budget, at_least(1)) = Bytes{std::size_t{256} << 20};
+  /// Store snapshots as float16: half the memory, values rounded to ~3 significant digits.
+  /// Default false.
+  LAYERWATCH_OPTION(bool, float16, AnyValue{}) = false;
+  LAYERWATCH_OPTIONS_END();
 };
 
 /// Per-layer ring buffers with a global byte budget.
@@ -54,11 +61,12 @@ class SnapshotStore {
     std::size_t peak_live_bytes = 0;  ///< Highest `live_bytes` seen.
   };
 
-  /// Throws `std::invalid_argument` for a capacity < 2 or a zero budget.
+  /// Throws `std::invalid_argument` for options out of range (a history below 2, a zero budget).
   explicit SnapshotStore(SnapshotStoreOptions options = {});
 
-  /// Stores `snapshot` at the head of its layer's ring. `pin` keeps it from eviction (used for
-  /// a `first` reference); at most one pinned snapshot per layer, a new pin replaces the old.
+  /// Stores `snapshot` at the head of its layer's ring (as float16 when the options say so).
+  /// `pin` keeps it from eviction (used for a `first` reference); at most one pinned snapshot
+  /// per layer, a new pin replaces the old.
   PushResult push(Snapshot snapshot, bool pin = false);
 
   /// The stored snapshot of `layer` from probe pass `probe_index`, or null.

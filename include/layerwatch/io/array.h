@@ -2,13 +2,16 @@
 /// @file
 /// `Array`: an n-dimensional float32/float64 array read from a file, in C (row-major) order,
 /// and `FileError`, the exception every reader throws for an unreadable or invalid file.
+/// (`DType` and `Matrix` are in core/matrix.h.)
 
 #include <Eigen/Core>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
+#include "layerwatch/core/matrix.h"
 #include "layerwatch/similarity/conv_layout.h"
 
 namespace layerwatch::io {
@@ -25,32 +28,24 @@ class FileError : public std::runtime_error {
   std::string path_;
 };
 
-/// Element type of an `Array`.
-enum class DType { kFloat32, kFloat64 };
-
-/// A dense array in C order. Exactly one of `f32`/`f64` holds the data, per `dtype`.
+/// A dense array in C order, float32 or float64.
 struct Array {
   std::vector<int64_t> shape;
-  DType dtype = DType::kFloat32;
-  std::vector<float> f32;
-  std::vector<double> f64;
+  std::variant<std::vector<float>, std::vector<double>> values;
 
+  DType dtype() const noexcept { return values.index() == 0 ? DType::kFloat32 : DType::kFloat64; }
+  /// The values as `std::vector<Scalar>`; throws `std::bad_variant_access` for the other type.
+  template <typename Scalar>
+  const std::vector<Scalar>& as() const {
+    return std::get<std::vector<Scalar>>(values);
+  }
   int64_t size() const;              ///< Product of `shape`.
   std::string shape_string() const;  ///< "(2000, 48)".
 };
 
-/// A (samples × features) matrix from a 2-D or 4-D array, keeping its dtype: exactly one of
-/// the two matrices is filled.
-struct SampleMatrix {
-  DType dtype = DType::kFloat32;
-  Eigen::MatrixXf f32;
-  Eigen::MatrixXd f64;
-  Eigen::Index rows() const { return dtype == DType::kFloat32 ? f32.rows() : f64.rows(); }
-  Eigen::Index cols() const { return dtype == DType::kFloat32 ? f32.cols() : f64.cols(); }
-};
-
-/// Converts a 2-D (samples, features) array, or a 4-D (N, C, H, W) array per `conv`, to a
-/// column-major matrix. Throws `std::invalid_argument` for other ranks.
-SampleMatrix to_sample_matrix(const Array& array, const similarity::ConvLayoutOptions& conv = {});
+/// A (samples × features) matrix from a 2-D (samples, features) array, or a 4-D (N, C, H, W)
+/// array laid out per `conv`, keeping its dtype. Throws `std::invalid_argument` for other
+/// ranks.
+Matrix to_sample_matrix(const Array& array, const similarity::ConvLayoutOptions& conv = {});
 
 }  // namespace layerwatch::io

@@ -15,15 +15,17 @@
 #include <string>
 #include <vector>
 
-#include "layerwatch/core/options.h"
+#include "layerwatch/core/option.h"
 #include "layerwatch/report/run_log.h"
 
 namespace layerwatch {
 
 /// Options of the HTML report.
 struct ReportOptions {
+  LAYERWATCH_OPTIONS(ReportOptions);
   /// Page title; empty means "layerwatch report: <run directory name>".
-  LAYERWATCH_ARG(std::string, title) = "";
+  LAYERWATCH_OPTION(std::string, title, AnyValue{}) = "";
+  LAYERWATCH_OPTIONS_END();
 };
 
 /// The report page for `log`.

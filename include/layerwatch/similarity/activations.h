@@ -10,10 +10,12 @@
 /// thread-safe), so comparing a snapshot with several others (its predecessor, the final
 /// snapshot, …) pays its own factorization once:
 ///
+/// @code
 ///   Activations previous(prev_matrix), current(cur_matrix);
 ///   current.factorize();                        // optional: do the work now
 ///   auto a = ActivationPair(previous, current).svcca();
 ///   auto b = ActivationPair(current, final_snapshot).svcca();   // reuses current's factors
+/// @endcode
 
 #include <Eigen/Core>
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "layerwatch/core/matrix.h"
 #include "layerwatch/core/status.h"
 #include "layerwatch/similarity/options.h"
 #include "layerwatch/similarity/results.h"
@@ -35,13 +38,11 @@ struct ActivationState;
 /// Cheap to copy (copies share the same prepared data). Immutable once built.
 class Activations {
  public:
-  /// Prepares `x` (n samples × p features). Never throws for bad data: NaN/Inf, an empty
-  /// matrix or all-constant features are reported by `status()` and `message()`.
-  explicit Activations(const Eigen::Ref<const Eigen::MatrixXd>& x,
-                       Precision precision = Precision::kFloat64);
-  /// Same for float32 input (products in `precision`; float64 by default).
-  explicit Activations(const Eigen::Ref<const Eigen::MatrixXf>& x,
-                       Precision precision = Precision::kFloat64);
+  /// Prepares `x` (n samples × p features, float32 or float64), with its products in
+  /// `precision` (float64 by default, whatever the input's type). Never throws for bad data:
+  /// NaN/Inf, an empty matrix or all-constant features are reported by `status()` and
+  /// `message()`.
+  explicit Activations(MatrixRef x, Precision precision = Precision::kFloat64);
 
   int64_t samples() const;                               ///< n.
   int64_t features() const;                              ///< p, the original width.
@@ -59,11 +60,9 @@ class Activations {
   /// the factorization if needed).
   Eigen::VectorXd singular_values() const;
 
-  /// Internal state, shared by copies.
-  const std::shared_ptr<detail::ActivationState>& state() const { return state_; }
-
  private:
-  std::shared_ptr<detail::ActivationState> state_;
+  friend class ActivationPair;
+  std::shared_ptr<detail::ActivationState> state_;  // shared by copies
 };
 
 /// Two activation matrices over the same samples. Computes any index; the cross-covariance

@@ -18,23 +18,33 @@
 #include <string>
 #include <vector>
 
-#include "layerwatch/core/options.h"
+#include "layerwatch/core/option.h"
 
 namespace layerwatch::similarity {
 
 /// The conv layouts above.
-enum class ConvLayout { kSpatial, kFlatten, kPool };
+enum class ConvLayout {
+  kSpatial,  ///< "spatial"
+  kFlatten,  ///< "flatten"
+  kPool,     ///< "pool"
+};
+/// Stable name ("spatial", "flatten", "pool").
+const char* to_string(ConvLayout layout) noexcept;
+/// Every layout, in the order above.
+const std::vector<ConvLayout>& all_conv_layouts();
 
 /// Options of `conv_to_matrix`.
 struct ConvLayoutOptions {
+  LAYERWATCH_OPTIONS(ConvLayoutOptions);
   /// Layout. Default `kSpatial`.
-  LAYERWATCH_ARG(ConvLayout, layout) = ConvLayout::kSpatial;
-  /// `kSpatial`: cap on rows (N·H·W); 0 keeps all. Default 50000.
-  LAYERWATCH_ARG(int64_t, max_samples) = 50000;
+  LAYERWATCH_OPTION(ConvLayout, layout, one_of(all_conv_layouts())) = ConvLayout::kSpatial;
+  /// `kSpatial`: cap on rows (N·H·W); 0 keeps all. Default 50000, range ≥ 0.
+  LAYERWATCH_OPTION(int64_t, max_samples, at_least(0)) = 50000;
   /// `kSpatial`: seed of the position subsampling. Default 0.
-  LAYERWATCH_ARG(uint64_t, seed) = 0;
+  LAYERWATCH_OPTION(uint64_t, seed, AnyValue{}) = 0;
   /// `kPool`: output side length. Default 1 (global average pooling), range ≥ 1.
-  LAYERWATCH_ARG(int64_t, pool_size) = 1;
+  LAYERWATCH_OPTION(int64_t, pool_size, at_least(1)) = 1;
+  LAYERWATCH_OPTIONS_END();
 };
 
 /// Converts a contiguous (N, C, H, W) array to a column-major matrix per `options`.

@@ -4,13 +4,16 @@
 /// float64 and CKA is formed from the sums, so the estimate does not depend on how many batches
 /// were seen (per-batch biased CKA values are never averaged).
 ///
+/// @code
 ///   MinibatchCka acc;
 ///   for (auto& [xb, yb] : batches) acc.update(xb, yb);   // equal batch sizes, ≥ 4 rows
 ///   double value = acc.result().value;
+/// @endcode
 
 #include <Eigen/Core>
 #include <cstdint>
 
+#include "layerwatch/core/matrix.h"
 #include "layerwatch/similarity/results.h"
 
 namespace layerwatch::similarity {
@@ -21,10 +24,7 @@ class MinibatchCka {
   /// Adds one batch (b samples × p, b samples × q). The first batch fixes b (≥ 4); a batch of a
   /// different size, mismatched rows, or a change of feature width throws
   /// `std::invalid_argument`. A batch with NaN/Inf is skipped and counted (`skipped_batches()`).
-  void update(const Eigen::Ref<const Eigen::MatrixXd>& x,
-              const Eigen::Ref<const Eigen::MatrixXd>& y);
-  void update(const Eigen::Ref<const Eigen::MatrixXf>& x,
-              const Eigen::Ref<const Eigen::MatrixXf>& y);
+  void update(MatrixRef x, MatrixRef y);
 
   /// CKA from the accumulated sums. Status kEmptyInput before any batch, kZeroVariance when a
   /// side's HSIC sum is not positive.

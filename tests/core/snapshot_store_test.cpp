@@ -21,7 +21,7 @@ Snapshot make(const std::string& layer, int64_t probe, Eigen::Index rows, Eigen:
 }
 
 TEST(SnapshotStore, KeepsTheNewestSnapshotsPerLayerUpToCapacity) {
-  SnapshotStore store(SnapshotStoreOptions().capacity(3));
+  SnapshotStore store(SnapshotStoreOptions().history(3));
   for (int64_t i = 0; i < 5; ++i) store.push(make("a", i, 4, 2));
   const auto history = store.history("a");
   ASSERT_EQ(history.size(), 3u);
@@ -34,7 +34,7 @@ TEST(SnapshotStore, KeepsTheNewestSnapshotsPerLayerUpToCapacity) {
 
 TEST(SnapshotStore, EvictsTheOldestAcrossLayersToRespectTheBudget) {
   // Each snapshot is 100 floats = 400 bytes; the budget holds three.
-  SnapshotStore store(SnapshotStoreOptions().capacity(10).memory_budget(1200));
+  SnapshotStore store(SnapshotStoreOptions().history(10).memory_budget(1200));
   store.push(make("a", 0, 10, 10));
   store.push(make("b", 0, 10, 10));
   store.push(make("a", 1, 10, 10));
@@ -46,7 +46,7 @@ TEST(SnapshotStore, EvictsTheOldestAcrossLayersToRespectTheBudget) {
 }
 
 TEST(SnapshotStore, PinnedSnapshotsSurviveEviction) {
-  SnapshotStore store(SnapshotStoreOptions().capacity(2).memory_budget(1200));
+  SnapshotStore store(SnapshotStoreOptions().history(2).memory_budget(1200));
   store.push(make("a", 0, 10, 10), /*pin=*/true);
   for (int64_t i = 1; i < 6; ++i) ASSERT_TRUE(store.push(make("a", i, 10, 10)).stored);
   ASSERT_NE(store.pinned("a"), nullptr);
@@ -66,7 +66,7 @@ TEST(SnapshotStore, RefusesASnapshotLargerThanTheBudgetAndSaysWhy) {
 
 TEST(SnapshotStore, SnapshotsHeldByReadersStillCountAgainstTheBudget) {
   // Each snapshot is 400 bytes; the budget holds two.
-  SnapshotStore store(SnapshotStoreOptions().capacity(2).memory_budget(800));
+  SnapshotStore store(SnapshotStoreOptions().history(2).memory_budget(800));
   const auto held = store.push(make("a", 0, 10, 10)).stored;  // kept alive by a "job"
   store.push(make("a", 1, 10, 10));
   // Evicting a@0 frees nothing while `held` lives, so a@1 must go too to make room for a@2.
@@ -86,7 +86,7 @@ TEST(SnapshotStore, SnapshotsHeldByReadersStillCountAgainstTheBudget) {
 
 TEST(SnapshotStore, NeverExceedsItsBudgetUnderConcurrentStress) {
   const std::size_t budget = 256 * 1024;
-  SnapshotStore store(SnapshotStoreOptions().capacity(8).memory_budget(budget));
+  SnapshotStore store(SnapshotStoreOptions().history(8).memory_budget(budget));
   std::atomic<bool> done{false};
   std::atomic<int64_t> reads{0};
   // Readers hold random snapshots for a while, like analysis jobs.
@@ -136,7 +136,7 @@ TEST(SnapshotStore, Float16HalvesTheBytes) {
 }
 
 TEST(SnapshotStore, RejectsBadOptions) {
-  EXPECT_THROW(SnapshotStore(SnapshotStoreOptions().capacity(1)), std::invalid_argument);
+  EXPECT_THROW(SnapshotStore(SnapshotStoreOptions().history(1)), std::invalid_argument);
   EXPECT_THROW(SnapshotStore(SnapshotStoreOptions().memory_budget(0)), std::invalid_argument);
 }
 

@@ -1,4 +1,4 @@
-#include "layerwatch/io/any_reader.h"
+#include "layerwatch/io/activation_file.h"
 
 #include <dlfcn.h>
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "layerwatch/io/npy_reader.h"
+#include "io/formats.h"
 #include "pt_plugin_abi.h"
 
 namespace layerwatch::io {

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "layerwatch/sinks/console_sink.h"
-#include "layerwatch/sinks/jsonl_sink.h"
-#include "layerwatch/sinks/record_json.h"
+#include "sinks/console_sink.h"
+#include "sinks/jsonl_sink.h"
+#include "sinks/record_json.h"
 
 namespace layerwatch {
 namespace {

@@ -1,7 +1,7 @@
 // Freeze policies: the adaptive rule (threshold, patience, minimum epochs, bottom-up, cap) and
 // the linear schedule, fed with records as the analyzer would.
 
-#include "layerwatch/freeze/freeze_policy.h"
+#include "freeze/freeze_policy.h"
 
 #include <gtest/gtest.h>
 
@@ -114,9 +114,9 @@ TEST(NonePolicy, NeverDecides) {
 }
 
 TEST(FreezeOptions, ValidationAndConfigErrorsNameTheKey) {
-  EXPECT_THROW(FreezeOptions().policy(FreezePolicyKind::kLinear).validate(),
+  EXPECT_THROW(validate_options(FreezeOptions().policy(FreezePolicyKind::kLinear)),
                std::invalid_argument);  // no planned length
-  EXPECT_THROW(FreezeOptions().threshold(1.5).validate(), std::invalid_argument);
+  EXPECT_THROW(validate_options(FreezeOptions().threshold(1.5)), std::invalid_argument);
   const auto error_of = [](const char* text) {
     try {
       monitor_options_from_json(nlohmann::json::parse(text));

@@ -1,4 +1,4 @@
-#include "layerwatch/monitor.h"
+#include "layerwatch/torch/monitor.h"
 
 #include "layerwatch/core/blas_threads.h"
 #include "layerwatch/report/html_report.h"
@@ -8,8 +8,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 
 #include "capture/probe_capture.h"
+#include "freeze/freeze_controller.h"
+#include "freeze/freeze_policy.h"
 
 namespace layerwatch {
 namespace {
@@ -49,13 +53,76 @@ std::vector<std::shared_ptr<Sink>> build_sinks(const MonitorOptions& options,
 
 }  // namespace
 
-Monitor::Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs,
-                 ProbeForward forward, MonitorOptions options,
-                 std::vector<std::shared_ptr<Sink>> extra_sinks)
-    : model_(std::move(model)),
+class Monitor::Impl {
+ public:
+  Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs, ProbeForward forward,
+       MonitorOptions options, std::vector<std::shared_ptr<Sink>> extra_sinks);
+
+  CaptureHandle watch(torch::nn::Sequential& sequential, WatchOptions options);
+  CaptureHandle capture_handle(const std::string& name);
+  void attach_optimizer(torch::optim::Optimizer& optimizer);
+  void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
+  void train(bool on);
+  std::vector<std::string> frozen_layers() const;
+  void step();
+  void end_epoch();
+  void probe();
+  void flush();
+  void finish();
+  MonitorStats stats() const;
+
+  MonitorOptions options_;
+  std::unique_ptr<Analyzer> analyzer_;
+  bool probing_ = true;
+
+ private:
+  void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
+  void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
+  // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
+  void keep_frozen_batchnorm_in_eval();
+  void apply_freeze_decisions();
+  // True when step `in_epoch` (counted from the epoch's start) is one of the evenly spaced
+  // probes of `probes_per_epoch` before the epoch's end.
+  bool within_epoch_probe_due(int64_t in_epoch) const;
+  // With freeze.wait_for_decisions: lets the analyzer catch up, then applies its decisions.
+  void wait_for_freeze_decisions();
+  // The HTML report from the jsonl log, at finish(); failures are printed, never thrown.
+  void write_report_file();
+  // Tells the policy the freezable layers, in forward order (watch order).
+  void publish_freeze_order();
+
+  struct FreezeTarget {
+    std::string name;
+    std::vector<std::shared_ptr<torch::nn::Module>> modules;
+    torch::nn::Sequential sequential{nullptr};  // the watched Sequential, if any
+  };
+
+  std::shared_ptr<torch::nn::Module> model_;
+  torch::Tensor probe_inputs_;
+  ProbeForward forward_;
+  std::shared_ptr<std::set<std::string>> disabled_;
+  std::shared_ptr<FreezePolicy> freeze_policy_;
+  std::unique_ptr<FreezeController> freeze_controller_;
+  std::vector<FreezeTarget> freeze_targets_;
+  std::vector<FrozenLayer> frozen_;
+  bool reported_missing_optimizer_ = false;
+  bool reported_frozen_batchnorm_ = false;
+  bool finished_ = false;
+  int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;
+  int64_t epoch_start_step_ = 0;      // steps_ when the current epoch began
+  int64_t previous_epoch_steps_ = 0;  // length of the last completed epoch (0: none yet)
+  int64_t last_probe_step_ = -1;      // steps_ at the last probe pass (−1: none yet)
+  double probe_seconds_ = 0;
+  double decision_wait_seconds_ = 0;
+};
+
+Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs,
+                    ProbeForward forward, MonitorOptions options,
+                    std::vector<std::shared_ptr<Sink>> extra_sinks)
+    : options_(std::move(options)),
+      model_(std::move(model)),
       probe_inputs_(std::move(probe_inputs)),
       forward_(std::move(forward)),
-      options_(std::move(options)),
       disabled_(std::make_shared<std::set<std::string>>()) {
   if (!model_) throw std::invalid_argument("Monitor needs a model (got a null module)");
   if (!forward_) throw std::invalid_argument("Monitor needs a probe forward function");
@@ -64,7 +131,7 @@ Monitor::Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_i
     freeze_policy_ = std::make_shared<FreezePolicy>(options_.freeze());
     extra_sinks.push_back(freeze_policy_);
   }
-  analyzer_ = std::make_unique<Analyzer>(options_.analyzer_options(),
+  analyzer_ = std::make_unique<Analyzer>(options_.analysis(),
                                          build_sinks(options_, std::move(extra_sinks)));
   if (!probe_inputs_.defined() || probe_inputs_.dim() == 0 || probe_inputs_.size(0) == 0) {
     probing_ = false;
@@ -87,10 +154,8 @@ Monitor::Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_i
   }
 }
 
-Monitor::~Monitor() = default;
-
-void Monitor::report(MonitorEvent::Kind kind, const std::string& message,
-                     const std::string& layer) {
+void Monitor::Impl::report(MonitorEvent::Kind kind, const std::string& message,
+                           const std::string& layer) {
   MonitorEvent event;
   event.kind = kind;
   event.step = steps_;
@@ -100,7 +165,7 @@ void Monitor::report(MonitorEvent::Kind kind, const std::string& message,
   analyzer_->announce(std::move(event));
 }
 
-CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions options) {
+CaptureHandle Monitor::Impl::watch(torch::nn::Sequential& sequential, WatchOptions options) {
   if (options.prefix().empty()) {
     for (const auto& item : model_->named_modules()) {
       if (item.value().get() == sequential.ptr().get()) {
@@ -119,8 +184,8 @@ CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions opt
   return handle;
 }
 
-void Monitor::add_freeze_target(const std::string& name,
-                                std::shared_ptr<torch::nn::Module> module) {
+void Monitor::Impl::add_freeze_target(const std::string& name,
+                                      std::shared_ptr<torch::nn::Module> module) {
   if (!module)
     throw std::invalid_argument(fmt::format("freeze target '{}' is a null module", name));
   const auto unit = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
@@ -136,22 +201,24 @@ void Monitor::add_freeze_target(const std::string& name,
   publish_freeze_order();
 }
 
-void Monitor::publish_freeze_order() {
+void Monitor::Impl::publish_freeze_order() {
   if (!freeze_policy_) return;
   std::vector<std::string> order;
   for (const auto& t : freeze_targets_) order.push_back(t.name);
   freeze_policy_->set_layers(order);
 }
 
-void Monitor::attach_optimizer(torch::optim::Optimizer& optimizer) {
+void Monitor::Impl::attach_optimizer(torch::optim::Optimizer& optimizer) {
   freeze_controller_ = std::make_unique<FreezeController>(&optimizer);
 }
 
-std::vector<std::string> Monitor::frozen_layers() const {
-  return freeze_controller_ ? freeze_controller_->frozen() : std::vector<std::string>{};
+std::vector<std::string> Monitor::Impl::frozen_layers() const {
+  std::vector<std::string> names;
+  for (const auto& f : frozen_) names.push_back(f.layer);
+  return names;
 }
 
-void Monitor::apply_freeze_decisions() {
+void Monitor::Impl::apply_freeze_decisions() {
   if (!freeze_policy_) return;
   auto decisions = freeze_policy_->take_decisions();
   if (decisions.empty()) return;
@@ -169,11 +236,11 @@ void Monitor::apply_freeze_decisions() {
   for (const auto& d : decisions) {
     const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
                                      [&](const FreezeTarget& t) { return t.name == d.layer; });
-    if (target == freeze_targets_.end()) continue;
+    if (target == freeze_targets_.end() || freeze_controller_->is_frozen(d.layer)) continue;
     const auto applied =
         freeze_controller_->freeze(target->name, target->modules,
                                    target->sequential.is_empty() ? nullptr : &target->sequential);
-    frozen_epochs_[d.layer] = epochs_;
+    frozen_.push_back(FrozenLayer{d.layer, steps_, epochs_, applied});
     MonitorEvent event;
     event.kind = MonitorEvent::Kind::kFreeze;
     event.step = steps_;
@@ -181,23 +248,26 @@ void Monitor::apply_freeze_decisions() {
     event.layer = d.layer;
     event.value = d.value;
     event.count = applied.parameters;
-    event.message = fmt::format("{}; {} parameter tensors frozen{}", d.reason, applied.parameters,
-                                applied.autograd_skipped ? ", runs without autograd" : "");
+    event.message = fmt::format(
+        "{}; {} parameter tensors frozen, {} removed from the optimizer with {} optimizer "
+        "states{}",
+        d.reason, applied.parameters, applied.removed_from_optimizer,
+        applied.optimizer_states_erased, applied.autograd_skipped ? "; runs without autograd" : "");
     analyzer_->add_event(std::move(event));
   }
 }
 
-CaptureHandle Monitor::capture_handle(const std::string& name) {
+CaptureHandle Monitor::Impl::capture_handle(const std::string& name) {
   auto disabled = disabled_;
   return CaptureHandle({name}, [disabled, name] { disabled->insert(name); });
 }
 
-void Monitor::train(bool on) {
+void Monitor::Impl::train(bool on) {
   model_->train(on);
   if (freeze_controller_) freeze_controller_->enforce_eval();
 }
 
-void Monitor::keep_frozen_batchnorm_in_eval() {
+void Monitor::Impl::keep_frozen_batchnorm_in_eval() {
   if (!freeze_controller_) return;
   const auto found = freeze_controller_->restore_frozen_batchnorm();
   if (found.empty() || reported_frozen_batchnorm_) return;
@@ -212,12 +282,12 @@ void Monitor::keep_frozen_batchnorm_in_eval() {
          found.front());
 }
 
-void Monitor::step() {
+void Monitor::Impl::step() {
   ++steps_;
   keep_frozen_batchnorm_in_eval();
   apply_freeze_decisions();
-  const bool start = steps_ == 1 && options_.probe_at_start();
-  const int64_t every = options_.probe_every_n_steps();
+  const bool start = steps_ == 1 && options_.probe().at_start();
+  const int64_t every = options_.probe().every_n_steps();
   const int64_t in_epoch = steps_ - epoch_start_step_;
   if (start || (every > 0 && in_epoch % every == 0) || within_epoch_probe_due(in_epoch)) {
     probe();
@@ -225,22 +295,22 @@ void Monitor::step() {
   }
 }
 
-void Monitor::end_epoch() {
+void Monitor::Impl::end_epoch() {
   keep_frozen_batchnorm_in_eval();
   apply_freeze_decisions();
   ++epochs_;
   // The same weights were just probed by step(): that snapshot already stands for this epoch.
-  if (options_.probe_each_epoch() && last_probe_step_ != steps_) probe();
+  if (options_.probe().each_epoch() && last_probe_step_ != steps_) probe();
   previous_epoch_steps_ = steps_ - epoch_start_step_;
   epoch_start_step_ = steps_;
   analyzer_->end_epoch(epochs_, steps_);
   wait_for_freeze_decisions();
 }
 
-bool Monitor::within_epoch_probe_due(int64_t in_epoch) const {
-  const int64_t parts = options_.probes_per_epoch();
-  const int64_t length =
-      options_.steps_per_epoch() > 0 ? options_.steps_per_epoch() : previous_epoch_steps_;
+bool Monitor::Impl::within_epoch_probe_due(int64_t in_epoch) const {
+  const int64_t parts = options_.probe().per_epoch();
+  const int64_t length = options_.probe().steps_per_epoch() > 0 ? options_.probe().steps_per_epoch()
+                                                                : previous_epoch_steps_;
   if (parts < 2 || length < 2 || in_epoch >= length) return false;
   // Probe j of `parts` sits at round(j·length/parts); the last one is end_epoch()'s.
   const auto offset = [&](int64_t j) { return (2 * j * length + parts) / (2 * parts); };
@@ -248,7 +318,7 @@ bool Monitor::within_epoch_probe_due(int64_t in_epoch) const {
   return j >= 1 && j < parts && offset(j) == in_epoch;
 }
 
-void Monitor::wait_for_freeze_decisions() {
+void Monitor::Impl::wait_for_freeze_decisions() {
   if (!freeze_policy_ || !options_.freeze().wait_for_decisions()) return;
   const auto start = std::chrono::steady_clock::now();
   analyzer_->flush();
@@ -257,25 +327,26 @@ void Monitor::wait_for_freeze_decisions() {
   apply_freeze_decisions();
 }
 
-void Monitor::probe() {
+void Monitor::Impl::probe() {
   if (!probing_ || finished_) return;
   last_probe_step_ = steps_;
   const auto start = std::chrono::steady_clock::now();
   const int64_t total = probe_inputs_.size(0);
   detail::ProbeLayout layout;
   layout.total_examples = total;
-  layout.sample_cap = options_.sample_cap();
-  layout.conv_layout = options_.conv_layout();
-  layout.seed = options_.seed();
-  layout.byte_limit = options_.memory_budget();
+  layout.sample_cap = options_.probe().sample_cap();
+  layout.conv_layout = options_.probe().conv_layout();
+  layout.seed = options_.probe().seed();
+  layout.byte_limit = options_.analysis().store().memory_budget();
+  layout.bytes_per_value = options_.analysis().store().float16() ? 2 : 4;
   detail::ProbeCapture capture(layout, *disabled_);
   try {
     ModeGuard modes(model_);
     model_->eval();
     torch::NoGradGuard no_grad;
     detail::ReceiverScope scope(&capture);
-    for (int64_t offset = 0; offset < total; offset += options_.probe_batch_size()) {
-      const int64_t size = std::min(options_.probe_batch_size(), total - offset);
+    for (int64_t offset = 0; offset < total; offset += options_.probe().batch_size()) {
+      const int64_t size = std::min(options_.probe().batch_size(), total - offset);
       capture.begin_chunk(offset, size);
       forward_(probe_inputs_.narrow(0, offset, size));
     }
@@ -286,7 +357,7 @@ void Monitor::probe() {
     probe_failed("the probe forward threw something that is not a std::exception", start);
     return;
   }
-  auto result = capture.take(steps_, epochs_, probe_passes_, options_.store_float16());
+  auto result = capture.take(steps_, epochs_, probe_passes_);
   ++probe_passes_;
   for (auto& failure : result.failures) {
     if (failure.status == Status::kError) ++capture_errors_;
@@ -295,8 +366,8 @@ void Monitor::probe() {
     record.epoch = epochs_;
     record.probe_index = probe_passes_ - 1;
     record.layer = failure.layer;
-    record.reference = options_.reference();
-    record.metric = options_.metric();
+    record.reference = options_.analysis().reference();
+    record.metric = options_.analysis().metric();
     record.status = failure.status;
     record.message = std::move(failure.message);
     analyzer_->add_record(std::move(record));
@@ -310,23 +381,24 @@ void Monitor::probe() {
   probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Monitor::probe_failed(const std::string& what, std::chrono::steady_clock::time_point start) {
+void Monitor::Impl::probe_failed(const std::string& what,
+                                 std::chrono::steady_clock::time_point start) {
   ++capture_errors_;
   report(MonitorEvent::Kind::kCaptureError,
          fmt::format("probe pass at step {} failed and was skipped: {}", steps_, what));
   probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Monitor::flush() { analyzer_->flush(); }
+void Monitor::Impl::flush() { analyzer_->flush(); }
 
-void Monitor::finish() {
+void Monitor::Impl::finish() {
   if (finished_) return;
   analyzer_->finish();
   finished_ = true;
   write_report_file();
 }
 
-void Monitor::write_report_file() {
+void Monitor::Impl::write_report_file() {
   const auto& sinks = options_.sinks();
   if (!options_.report()) return;
   if (std::find(sinks.begin(), sinks.end(), "jsonl") == sinks.end()) {
@@ -342,7 +414,7 @@ void Monitor::write_report_file() {
   }
 }
 
-MonitorStats Monitor::stats() const {
+MonitorStats Monitor::Impl::stats() const {
   MonitorStats s;
   s.steps = steps_;
   s.epochs = epochs_;
@@ -350,9 +422,44 @@ MonitorStats Monitor::stats() const {
   s.probe_seconds = probe_seconds_;
   s.decision_wait_seconds = decision_wait_seconds_;
   s.capture_errors = capture_errors_;
-  s.frozen = frozen_epochs_;
+  s.frozen = frozen_;
   s.analyzer = analyzer_->stats();
   return s;
 }
+
+// ---- the public face ----------------------------------------------------------------------
+
+Monitor::Monitor(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs,
+                 ProbeForward forward, MonitorOptions options,
+                 std::vector<std::shared_ptr<Sink>> extra_sinks)
+    : impl_(std::make_unique<Impl>(std::move(model), std::move(probe_inputs), std::move(forward),
+                                   std::move(options), std::move(extra_sinks))) {}
+
+Monitor::~Monitor() = default;
+
+CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions options) {
+  return impl_->watch(sequential, std::move(options));
+}
+CaptureHandle Monitor::capture_handle(const std::string& name) {
+  return impl_->capture_handle(name);
+}
+void Monitor::attach_optimizer(torch::optim::Optimizer& optimizer) {
+  impl_->attach_optimizer(optimizer);
+}
+void Monitor::add_freeze_target(const std::string& name,
+                                std::shared_ptr<torch::nn::Module> module) {
+  impl_->add_freeze_target(name, std::move(module));
+}
+void Monitor::train(bool on) { impl_->train(on); }
+std::vector<std::string> Monitor::frozen_layers() const { return impl_->frozen_layers(); }
+void Monitor::step() { impl_->step(); }
+void Monitor::end_epoch() { impl_->end_epoch(); }
+void Monitor::probe() { impl_->probe(); }
+void Monitor::flush() { impl_->flush(); }
+void Monitor::finish() { impl_->finish(); }
+MonitorStats Monitor::stats() const { return impl_->stats(); }
+const MonitorOptions& Monitor::options() const { return impl_->options_; }
+Analyzer& Monitor::analyzer() { return *impl_->analyzer_; }
+bool Monitor::probing() const { return impl_->probing_; }
 
 }  // namespace layerwatch

@@ -16,8 +16,8 @@
 ///   whole backward pass of that prefix is skipped. Freezing a middle layer saves only its
 ///   weight gradients, which is why the policies freeze bottom-up.
 ///
-///   layerwatch::FreezeController controller(optimizer);
-///   controller.freeze("features.0", model->features[0].ptr(), &model->features);
+///   layerwatch::FreezeController controller(&optimizer);
+///   controller.freeze("features.0", {features_0}, &model->features);
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -28,16 +28,9 @@
 #include <string>
 #include <vector>
 
-namespace layerwatch {
+#include "layerwatch/freeze/freeze.h"
 
-/// What freezing touched.
-struct FreezeReport {
-  int64_t parameters = 0;               ///< Parameters frozen.
-  int64_t removed_from_optimizer = 0;   ///< Parameter entries removed from param groups.
-  int64_t optimizer_states_erased = 0;  ///< Optimizer states erased.
-  int64_t batchnorm_modules = 0;        ///< BatchNorm modules put in eval mode.
-  bool autograd_skipped = false;        ///< The layer now runs under NoGradGuard.
-};
+namespace layerwatch {
 
 /// Freezes `parameters`: requires_grad off, gradients undefined, removed from `optimizer`'s
 /// param groups (if given) with their state erased.
@@ -79,12 +72,5 @@ class FreezeController {
   std::map<std::string, std::vector<FrozenBatchNorm>> frozen_;
   std::vector<std::string> order_;
 };
-
-namespace detail {
-/// Sets the frozen mode of the capture point `name` inside an instrumented Sequential
-/// (recursively). Returns false if there is none of that name.
-bool set_capture_point_frozen(torch::nn::SequentialImpl& sequential, const std::string& name,
-                              bool frozen);
-}  // namespace detail
 
 }  // namespace layerwatch

@@ -21,8 +21,8 @@
 /// 3. `layerwatch::tap("name", x)`: an explicit call for custom `forward` code; returns `x`.
 ///
 /// Outside a probe pass every capture point only checks one thread-local pointer; during a
-/// probe pass it hands the tensor to the active receiver (the Monitor's probe pass). Capture
-/// points never change the tensor or its autograd history.
+/// probe pass it hands the tensor to the Monitor's probe pass. Capture points never change the
+/// tensor or its autograd history.
 
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/any.h>
@@ -35,7 +35,7 @@
 #include <string>
 #include <vector>
 
-#include "layerwatch/core/options.h"
+#include "layerwatch/core/option.h"
 
 namespace layerwatch {
 
@@ -62,12 +62,14 @@ class CaptureHandle {
 
 /// Options of `watch`.
 struct WatchOptions {
+  LAYERWATCH_OPTIONS(WatchOptions);
   /// Name prefix of the capture points (the Sequential's dotted name in its model, e.g.
   /// "features"). `Monitor::watch` fills it in from the model; empty means none.
-  LAYERWATCH_ARG(std::string, prefix) = "";
+  LAYERWATCH_OPTION(std::string, prefix, AnyValue{}) = "";
   /// Instrument the elements of nested Sequentials instead of the nested Sequential as a
   /// whole. Default true.
-  LAYERWATCH_ARG(bool, recurse) = true;
+  LAYERWATCH_OPTION(bool, recurse, AnyValue{}) = true;
+  LAYERWATCH_OPTIONS_END();
 };
 
 /// Instruments `sequential` in place, one capture point per element (see the file comment).
@@ -97,32 +99,4 @@ class TapImpl : public torch::nn::Cloneable<TapImpl> {
 /// Module holder of `TapImpl` (use like any torch module: `layerwatch::Tap("block1")`).
 TORCH_MODULE(Tap);
 
-namespace detail {
-
-/// Receives captured outputs during a probe pass. Implemented by the Monitor's probe pass.
-class CaptureReceiver {
- public:
-  virtual ~CaptureReceiver() = default;
-  /// `value` is the layer's output for the current probe chunk.
-  virtual void capture(const std::string& name, const torch::Tensor& value) = 0;
-  /// The layer produced something that cannot be captured (e.g. not a tensor).
-  virtual void capture_error(const std::string& name, const std::string& message) = 0;
-};
-
-/// The receiver of the probe pass running on this thread, or null.
-CaptureReceiver* active_receiver() noexcept;
-
-/// Makes `receiver` active on this thread for the scope's lifetime.
-class ReceiverScope {
- public:
-  explicit ReceiverScope(CaptureReceiver* receiver) noexcept;
-  ~ReceiverScope();
-  ReceiverScope(const ReceiverScope&) = delete;
-  ReceiverScope& operator=(const ReceiverScope&) = delete;
-
- private:
-  CaptureReceiver* previous_;
-};
-
-}  // namespace detail
 }  // namespace layerwatch

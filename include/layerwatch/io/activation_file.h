@@ -15,11 +15,4 @@ namespace layerwatch::io {
 /// when the plugin is not installed, the message says so.
 Array read_activation_file(const std::string& path);
 
-/// True when the bytes start like a file written by `torch.save` (zip archive, or the legacy
-/// pickle format).
-bool looks_like_torch_save(const char* bytes, size_t size);
-
-/// Reads a whole file into memory; throws `FileError` when it cannot be opened or read.
-std::string read_file_bytes(const std::string& path);
-
 }  // namespace layerwatch::io

@@ -8,9 +8,9 @@
 
 #include "layerwatch/report/html_report.h"
 #include "layerwatch/report/run_log.h"
-#include "layerwatch/sinks/jsonl_sink.h"
 #include "layerwatch/sinks/sink.h"
-#include "layerwatch/sinks/tensorboard_sink.h"
+#include "sinks/jsonl_sink.h"
+#include "sinks/tensorboard_sink.h"
 
 namespace layerwatch {
 namespace {

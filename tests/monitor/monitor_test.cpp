@@ -1,7 +1,7 @@
 // Monitor: the probe pass (modes, BatchNorm statistics, chunking, layouts), the path from
 // capture points to records, and bad inputs that must never stop training.
 
-#include "layerwatch/monitor.h"
+#include "layerwatch/torch/monitor.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -10,9 +10,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "analysis/recording_sink.h"
 #include "layerwatch/core/blas_threads.h"
 #include "layerwatch/similarity/similarity.h"
+#include "sinks/recording_sink.h"
 
 namespace layerwatch {
 namespace {
@@ -25,9 +25,14 @@ std::string temp_dir(const std::string& name) {
   return dir.string();
 }
 
+// Probe options of the tests: no probe at the first step unless a test asks for it.
+ProbeOptions quiet_probe() { return ProbeOptions().at_start(false); }
+
 MonitorOptions quiet(const std::string& name) {
-  return MonitorOptions().log_dir(temp_dir(name)).sinks({"jsonl"}).probe_at_start(false);
+  return MonitorOptions().log_dir(temp_dir(name)).sinks({"jsonl"}).probe(quiet_probe());
 }
+
+AnalyzerOptions drop_newest() { return AnalyzerOptions().queue_policy(QueuePolicy::kDropNewest); }
 
 torch::nn::Sequential small_cnn() {
   return torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
@@ -70,7 +75,7 @@ TEST(Monitor, SnapshotsHoldTheLayerOutputsInTheDocumentedLayout) {
   const auto conv = model->children()[0]->as<torch::nn::Conv2dImpl>()->forward(probe);
   const auto logits = model->forward(probe);
 
-  Monitor monitor(model, probe, quiet("layout").probe_batch_size(3));
+  Monitor monitor(model, probe, quiet("layout").probe(quiet_probe().batch_size(3)));
   monitor.watch(model);
   monitor.probe();
   const auto& store = monitor.analyzer().store();
@@ -99,7 +104,8 @@ TEST(Monitor, SampleCapIsDeterministicAndIndependentOfChunking) {
   const auto probe = torch::randn({30, 1, 6, 6});
   std::vector<Eigen::MatrixXf> snapshots;
   for (const int64_t chunk : {4, 7, 30}) {
-    Monitor monitor(model, probe, quiet("cap").probe_batch_size(chunk).sample_cap(100));
+    Monitor monitor(model, probe,
+                    quiet("cap").probe(quiet_probe().batch_size(chunk).sample_cap(100)));
     auto handle = monitor.watch(model);
     monitor.probe();
     snapshots.push_back(monitor.analyzer().store().latest("0")->values);
@@ -129,10 +135,9 @@ TEST(Monitor, TrainingLoopProducesRecordsThatEqualDirectCalls) {
   const auto y = (x.narrow(1, 0, 3).argmax(1));
   auto recorder = std::make_shared<RecordingSink>();
   const auto dir = temp_dir("loop");
-  Monitor monitor(
-      model, x.narrow(0, 0, 300),
-      MonitorOptions().log_dir(dir).sinks({"jsonl"}).queue_policy(QueuePolicy::kDropNewest),
-      {recorder});
+  Monitor monitor(model, x.narrow(0, 0, 300),
+                  MonitorOptions().log_dir(dir).sinks({"jsonl"}).analysis(drop_newest()),
+                  {recorder});
   monitor.watch(model->body);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   for (int epoch = 0; epoch < 4; ++epoch) {
@@ -173,8 +178,7 @@ TEST(Monitor, NanActivationsGiveANonFiniteStatusAndTrainingGoesOn) {
                                 return x * std::numeric_limits<float>::quiet_NaN();
                               }));
   auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(model, torch::randn({50, 4}), quiet("nan").queue_policy(QueuePolicy::kDropNewest),
-                  {recorder});
+  Monitor monitor(model, torch::randn({50, 4}), quiet("nan").analysis(drop_newest()), {recorder});
   monitor.watch(model);
   monitor.probe();
   monitor.probe();
@@ -279,7 +283,8 @@ TEST(Monitor, UnwritableLogDirDisablesOnlyThatSink) {
 
 TEST(Monitor, InvalidOptionsAreRejectedAtConstruction) {
   torch::nn::Sequential model(torch::nn::Linear(4, 3));
-  EXPECT_THROW(Monitor(model, torch::randn({10, 4}), MonitorOptions().threads(0)),
+  EXPECT_THROW(Monitor(model, torch::randn({10, 4}),
+                       MonitorOptions().analysis(AnalyzerOptions().threads(0))),
                std::invalid_argument);
 }
 
@@ -314,8 +319,8 @@ ProbeSchedule run_probe_schedule(const MonitorOptions& options,
 TEST(Monitor, StepProbesRestartEveryEpochAndNeverRepeatAStep) {
   // 10 steps per epoch: probes at 4, 8 and the end (10, 20); then 8 steps: probes at 24 and
   // 28, and the epoch end at 28 is not repeated.
-  const auto schedule =
-      run_probe_schedule(quiet("probe_schedule").probe_every_n_steps(4), {10, 10, 8});
+  const auto schedule = run_probe_schedule(
+      quiet("probe_schedule").probe(quiet_probe().every_n_steps(4)), {10, 10, 8});
   // The first snapshot (step 4) has no predecessor, so records start at step 8.
   EXPECT_EQ(schedule.steps, (std::vector<int64_t>{8, 10, 14, 18, 20, 24, 28}));
   EXPECT_EQ(schedule.probe_passes, 8);
@@ -323,21 +328,21 @@ TEST(Monitor, StepProbesRestartEveryEpochAndNeverRepeatAStep) {
 
 TEST(Monitor, ProbesPerEpochSpreadsProbesEvenlyOnceTheEpochLengthIsKnown) {
   // Learned from the first epoch: that one is probed at its end only (and at step 1).
-  EXPECT_EQ(run_probe_schedule(quiet("per_epoch_learned").probe_at_start(true).probes_per_epoch(2),
+  EXPECT_EQ(run_probe_schedule(quiet("per_epoch_learned").probe(ProbeOptions().per_epoch(2)),
                                {10, 10, 10})
                 .steps,
             (std::vector<int64_t>{10, 15, 20, 25, 30}));
   // Told: every epoch, the first one too.
-  EXPECT_EQ(run_probe_schedule(
-                quiet("per_epoch_told").probe_at_start(true).probes_per_epoch(3).steps_per_epoch(9),
-                {9, 9})
-                .steps,
-            (std::vector<int64_t>{3, 6, 9, 12, 15, 18}));
-  EXPECT_EQ(run_probe_schedule(
-                quiet("per_epoch_one").probe_at_start(true).probes_per_epoch(1).steps_per_epoch(9),
-                {9, 9})
-                .steps,
-            (std::vector<int64_t>{9, 18}));
+  EXPECT_EQ(
+      run_probe_schedule(
+          quiet("per_epoch_told").probe(ProbeOptions().per_epoch(3).steps_per_epoch(9)), {9, 9})
+          .steps,
+      (std::vector<int64_t>{3, 6, 9, 12, 15, 18}));
+  EXPECT_EQ(
+      run_probe_schedule(
+          quiet("per_epoch_one").probe(ProbeOptions().per_epoch(1).steps_per_epoch(9)), {9, 9})
+          .steps,
+      (std::vector<int64_t>{9, 18}));
 }
 
 TEST(Monitor, CaptureHandleStopsExplicitTaps) {
@@ -427,11 +432,13 @@ FreezeRun run_freezing_toy(const std::string& name) {
   const auto y = x.narrow(1, 0, 3).argmax(1);
   auto recorder = std::make_shared<RecordingSink>();
   Monitor monitor(model, x.narrow(0, 0, 200),
-                  quiet(name).probe_every_n_steps(5).freeze(FreezeOptions()
-                                                                .policy(FreezePolicyKind::kAdaptive)
-                                                                .threshold(0.5)
-                                                                .min_epochs(0)
-                                                                .max_frozen_fraction(0.6)),
+                  quiet(name)
+                      .probe(quiet_probe().every_n_steps(5))
+                      .freeze(FreezeOptions()
+                                  .policy(FreezePolicyKind::kAdaptive)
+                                  .threshold(0.5)
+                                  .min_epochs(0)
+                                  .max_frozen_fraction(0.6)),
                   {recorder});
   monitor.watch(model);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
@@ -654,8 +661,11 @@ TEST(Monitor, ASnapshotLargerThanTheWholeBudgetIsTooLargeNotACaptureError) {
   // 200 × 1500 floats = 1.2 MB, over a 1 MiB budget; the second layer fits.
   torch::nn::Sequential model(torch::nn::Linear(10, 1500), torch::nn::Linear(1500, 4));
   auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(model, torch::randn({200, 10}), quiet("too_large").memory_budget(1 << 20),
-                  {recorder});
+  Monitor monitor(
+      model, torch::randn({200, 10}),
+      quiet("too_large")
+          .analysis(AnalyzerOptions().store(SnapshotStoreOptions().memory_budget(1 << 20))),
+      {recorder});
   monitor.watch(model);
   monitor.probe();
   monitor.probe();
@@ -677,8 +687,11 @@ TEST(Monitor, ABudgetTooSmallForTwoSnapshotsOfEachLayerIsSaidOnceWithTheBudgetNe
   // needs four snapshots at once, 1.83 MiB, against a budget of 1 MiB.
   torch::nn::Sequential model(torch::nn::Linear(10, 600), torch::nn::Linear(600, 600));
   auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(model, torch::randn({200, 10}), quiet("two_snapshots").memory_budget(1 << 20),
-                  {recorder});
+  Monitor monitor(
+      model, torch::randn({200, 10}),
+      quiet("two_snapshots")
+          .analysis(AnalyzerOptions().store(SnapshotStoreOptions().memory_budget(1 << 20))),
+      {recorder});
   monitor.watch(model);
   for (int i = 0; i < 4; ++i) {
     monitor.probe();

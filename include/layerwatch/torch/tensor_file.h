@@ -17,7 +17,4 @@ namespace layerwatch::io {
 /// non-float dtype.
 Array read_tensor_file(const std::string& path);
 
-/// Same as `read_tensor_file` for bytes already in memory; `path` names them in errors.
-Array parse_tensor_bytes(const std::string& path, const std::vector<char>& bytes);
-
 }  // namespace layerwatch::io

@@ -3,16 +3,20 @@
 /// `layerwatch::Monitor`: the facade a training loop uses. Construct it with the model and a
 /// fixed probe set, watch some layers, and call `step()`, `end_epoch()` and `finish()`:
 ///
+/// @code
 ///   layerwatch::Monitor monitor(model, probe_images,
-///   layerwatch::MonitorOptions().log_dir("runs/a")); monitor.watch(model->features); // or Tap
-///   modules / layerwatch::tap() for (int epoch = 0; epoch < epochs; ++epoch) {
+///                               layerwatch::MonitorOptions().log_dir("runs/a"));
+///   monitor.watch(model->features);  // or Tap modules, or layerwatch::tap() in forward
+///   for (int epoch = 0; epoch < epochs; ++epoch) {
+///     monitor.train();                // model->train(), keeping frozen layers in eval
 ///     for (auto& batch : *loader) { /* forward, backward, optimizer.step() */ monitor.step(); }
-///     monitor.end_epoch();                        // probe pass + per-epoch summary
+///     monitor.end_epoch();            // probe pass + per-epoch summary
 ///   }
-///   monitor.finish();                             // learning-dynamics records, logs closed
+///   monitor.finish();                 // learning-dynamics records, logs closed
+/// @endcode
 ///
 /// A probe pass runs the probe set through the model in eval mode under `NoGradGuard`, in
-/// chunks of `probe_batch_size`, and restores every module's train/eval mode afterwards
+/// chunks of `probe.batch_size`, and restores every module's train/eval mode afterwards
 /// (BatchNorm running statistics are untouched: eval mode does not update them). The captured
 /// outputs go to the background analyzer; the training thread never waits for analysis.
 /// Nothing the monitor does throws into the training loop after construction: problems become
@@ -20,22 +24,19 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
+#include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
-#include <chrono>
 #include <functional>
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "layerwatch/analysis/analyzer.h"
-#include "layerwatch/capture/capture.h"
-#include "layerwatch/freeze/freeze_controller.h"
-#include "layerwatch/freeze/freeze_policy.h"
+#include "layerwatch/freeze/freeze.h"
 #include "layerwatch/monitor_options.h"
 #include "layerwatch/sinks/sink.h"
+#include "layerwatch/torch/capture.h"
 
 namespace layerwatch {
 
@@ -49,8 +50,10 @@ struct MonitorStats {
   /// (`FreezeOptions::wait_for_decisions`); 0 without a freeze policy.
   double decision_wait_seconds = 0;
   int64_t capture_errors = 0;  ///< Layers that could not be captured (summed over passes).
-  std::map<std::string, int64_t> frozen;  ///< Frozen layers and the epoch they were frozen at.
-  AnalyzerStats analyzer;                 ///< The analyzer's and the store's counters.
+  /// The frozen layers in the order they froze, each with its step, epoch, and what freezing
+  /// it touched (parameters, entries removed from the optimizer, optimizer states erased).
+  std::vector<FrozenLayer> frozen;
+  AnalyzerStats analyzer;  ///< The analyzer's and the store's counters.
 };
 
 /// Watches the layers of one model while it trains. See the file comment.
@@ -112,7 +115,7 @@ class Monitor {
 
   /// Call after every optimizer step. Runs a probe pass when one is due.
   void step();
-  /// Call at the end of every epoch: probe pass (if `probe_each_epoch`), then the sinks'
+  /// Call at the end of every epoch: probe pass (if `probe.each_epoch`), then the sinks'
   /// per-epoch summary once the analyzer has caught up with it.
   void end_epoch();
   /// Runs a probe pass now.
@@ -124,54 +127,15 @@ class Monitor {
   void finish();
 
   MonitorStats stats() const;
-  const MonitorOptions& options() const { return options_; }
+  const MonitorOptions& options() const;
   /// The analyzer (its store holds the snapshots).
-  Analyzer& analyzer() { return *analyzer_; }
+  Analyzer& analyzer();
   /// False when the probe set was unusable (the reason went to the logs and stderr).
-  bool probing() const { return probing_; }
+  bool probing() const;
 
  private:
-  void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
-  void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
-  // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
-  void keep_frozen_batchnorm_in_eval();
-  void apply_freeze_decisions();
-  // True when step `in_epoch` (counted from the epoch's start) is one of the evenly spaced
-  // probes of `probes_per_epoch` before the epoch's end.
-  bool within_epoch_probe_due(int64_t in_epoch) const;
-  // With freeze.wait_for_decisions: lets the analyzer catch up, then applies its decisions.
-  void wait_for_freeze_decisions();
-  // The HTML report from the jsonl log, at finish(); failures are printed, never thrown.
-  void write_report_file();
-  // Tells the policy the freezable layers, in forward order (watch order).
-  void publish_freeze_order();
-
-  struct FreezeTarget {
-    std::string name;
-    std::vector<std::shared_ptr<torch::nn::Module>> modules;
-    torch::nn::Sequential sequential{nullptr};  // the watched Sequential, if any
-  };
-
-  std::shared_ptr<torch::nn::Module> model_;
-  torch::Tensor probe_inputs_;
-  ProbeForward forward_;
-  MonitorOptions options_;
-  std::unique_ptr<Analyzer> analyzer_;
-  std::shared_ptr<std::set<std::string>> disabled_;
-  std::shared_ptr<FreezePolicy> freeze_policy_;
-  std::unique_ptr<FreezeController> freeze_controller_;
-  std::vector<FreezeTarget> freeze_targets_;
-  std::map<std::string, int64_t> frozen_epochs_;
-  bool reported_missing_optimizer_ = false;
-  bool reported_frozen_batchnorm_ = false;
-  bool probing_ = true;
-  bool finished_ = false;
-  int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;
-  int64_t epoch_start_step_ = 0;      // steps_ when the current epoch began
-  int64_t previous_epoch_steps_ = 0;  // length of the last completed epoch (0: none yet)
-  int64_t last_probe_step_ = -1;      // steps_ at the last probe pass (−1: none yet)
-  double probe_seconds_ = 0;
-  double decision_wait_seconds_ = 0;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace layerwatch

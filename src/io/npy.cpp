@@ -1,6 +1,6 @@
-#include "layerwatch/io/npy_reader.h"
+#include "layerwatch/io/npy.h"
 
-#include "layerwatch/io/any_reader.h"
+#include "io/formats.h"
 
 #include <fmt/format.h>
 
@@ -157,8 +157,8 @@ Array parse_npy(const std::string& name, const char* bytes, size_t size) {
   }
   Array array;
   array.shape = shape;
-  array.dtype = descr[2] == '4' ? DType::kFloat32 : DType::kFloat64;
-  const size_t item = descr[2] == '4' ? 4 : 8;
+  const bool single = descr[2] == '4';
+  const size_t item = single ? 4 : 8;
   uint64_t count = 1;
   for (const int64_t d : shape) {
     if (d != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / static_cast<uint64_t>(d)) {
@@ -176,11 +176,14 @@ Array parse_npy(const std::string& name, const char* bytes, size_t size) {
   const bool little = descr[0] == '<' || (descr[0] == '=' && host_is_little_endian());
   const bool swap = little != host_is_little_endian();
   const char* data = bytes + prefix + header_length;
-  if (array.dtype == DType::kFloat32) {
-    load_values(data, count, swap, fortran == "True", shape, array.f32);
+  if (single) {
+    array.values = std::vector<float>();
   } else {
-    load_values(data, count, swap, fortran == "True", shape, array.f64);
+    array.values = std::vector<double>();
   }
+  std::visit(
+      [&](auto& values) { load_values(data, count, swap, fortran == "True", shape, values); },
+      array.values);
   return array;
 }
 
@@ -196,7 +199,7 @@ void write_npy(const std::string& path, const Array& array) {
   if (array.shape.size() == 1) shape.pop_back();
   shape += ")";
   std::string header = fmt::format("{{'descr': '<f{}', 'fortran_order': False, 'shape': {}, }}",
-                                   array.dtype == DType::kFloat32 ? 4 : 8, shape);
+                                   array.dtype() == DType::kFloat32 ? 4 : 8, shape);
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
@@ -209,13 +212,12 @@ void write_npy(const std::string& path, const Array& array) {
                                    static_cast<unsigned char>(header.size() >> 8)};
   out.write(reinterpret_cast<const char*>(length), 2);
   out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  if (array.dtype == DType::kFloat32) {
-    out.write(reinterpret_cast<const char*>(array.f32.data()),
-              static_cast<std::streamsize>(array.f32.size() * 4));
-  } else {
-    out.write(reinterpret_cast<const char*>(array.f64.data()),
-              static_cast<std::streamsize>(array.f64.size() * 8));
-  }
+  std::visit(
+      [&](const auto& values) {
+        out.write(reinterpret_cast<const char*>(values.data()),
+                  static_cast<std::streamsize>(values.size() * sizeof(values[0])));
+      },
+      array.values);
   if (!out) throw FileError(path, "write failed (disk full or not writable?)");
 }
 
@@ -231,29 +233,24 @@ std::string Array::shape_string() const {
   return s + (shape.size() == 1 ? ",)" : ")");
 }
 
-SampleMatrix to_sample_matrix(const Array& array, const similarity::ConvLayoutOptions& conv) {
-  SampleMatrix m;
-  m.dtype = array.dtype;
-  const auto convert = [&](const auto& values, auto& out) {
-    using Scalar = typename std::decay_t<decltype(values)>::value_type;
-    if (array.shape.size() == 2) {
-      using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-      out = Eigen::Map<const RowMajor>(values.data(), array.shape[0], array.shape[1]);
-    } else if (array.shape.size() == 4) {
-      out = similarity::conv_to_matrix(
-          values.data(), {array.shape[0], array.shape[1], array.shape[2], array.shape[3]}, conv);
-    } else {
-      throw std::invalid_argument(fmt::format(
-          "array of shape {} has {} dimensions: need 2 (samples, features) or 4 (N, C, H, W)",
-          array.shape_string(), array.shape.size()));
-    }
-  };
-  if (array.dtype == DType::kFloat32) {
-    convert(array.f32, m.f32);
-  } else {
-    convert(array.f64, m.f64);
+Matrix to_sample_matrix(const Array& array, const similarity::ConvLayoutOptions& conv) {
+  if (array.shape.size() != 2 && array.shape.size() != 4) {
+    throw std::invalid_argument(fmt::format(
+        "array of shape {} has {} dimensions: need 2 (samples, features) or 4 (N, C, H, W)",
+        array.shape_string(), array.shape.size()));
   }
-  return m;
+  return std::visit(
+      [&](const auto& values) -> Matrix {
+        using Scalar = typename std::decay_t<decltype(values)>::value_type;
+        using Plain = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
+        if (array.shape.size() == 2) {
+          using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+          return Plain(Eigen::Map<const RowMajor>(values.data(), array.shape[0], array.shape[1]));
+        }
+        return similarity::conv_to_matrix(
+            values.data(), {array.shape[0], array.shape[1], array.shape[2], array.shape[3]}, conv);
+      },
+      array.values);
 }
 
 }  // namespace layerwatch::io

@@ -1,0 +1,93 @@
+#pragma once
+/// @file
+/// Freeze training's public types, torch-free: `FreezeOptions` (which freeze policy the monitor
+/// runs, and its knobs) and `FrozenLayer` (what freezing a layer did). The policies decide when
+/// to freeze which layer:
+///
+/// - `none`: never freezes.
+/// - `linear`: the SVCCA paper's schedule. Layer i of L (1-based, in forward order) is frozen
+///   after epoch start + (planned_epochs − start) · i / L, where start = `linear_start`.
+///   Needs the planned training length.
+/// - `adaptive`: a layer is frozen once its convergence value against the `previous` reference
+///   has been ≥ `threshold` for `patience` consecutive probe passes, after `min_epochs`, and
+///   only when every earlier layer is frozen (bottom-up, so the frozen layers form a prefix whose
+///   backward pass is skipped), while at most `max_frozen_fraction` of the layers are frozen.
+///   Needs no planned training length.
+///
+/// @code
+///   auto freeze = FreezeOptions().policy(FreezePolicyKind::kAdaptive).threshold(0.98);
+/// @endcode
+
+#include <cstdint>
+#include <string>
+
+#include "layerwatch/core/option.h"
+
+namespace layerwatch {
+
+/// The policies above.
+enum class FreezePolicyKind {
+  kNone,      ///< "none"
+  kLinear,    ///< "linear"
+  kAdaptive,  ///< "adaptive"
+};
+
+/// Stable name ("none", "linear", "adaptive").
+const char* to_string(FreezePolicyKind kind) noexcept;
+/// Parses "none", "linear" or "adaptive"; throws `std::invalid_argument` naming them otherwise.
+FreezePolicyKind parse_freeze_policy(const std::string& name);
+
+/// Options of the freeze policies (JSON: the "freeze" object of a config, same key names).
+struct FreezeOptions {
+  LAYERWATCH_OPTIONS(FreezeOptions);
+  /// Policy. Default none.
+  LAYERWATCH_OPTION(FreezePolicyKind, policy,
+                    one_of({FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
+                            FreezePolicyKind::kAdaptive})) = FreezePolicyKind::kNone;
+  /// adaptive: the convergence value (the monitor's metric vs the previous snapshot) a layer
+  /// must reach. Default 0.88 (SVCCA, chosen on Fashion-MNIST; see docs/freeze.md), range (0, 1].
+  LAYERWATCH_OPTION(double, threshold, range_open_closed(0, 1)) = 0.88;
+  /// adaptive: consecutive probe passes at or above the threshold. Default 1, range [1, 1000].
+  LAYERWATCH_OPTION(int64_t, patience, range(1, 1000)) = 1;
+  /// adaptive: no freezing before this many epochs are complete. Default 1, range [0, 100000].
+  LAYERWATCH_OPTION(int64_t, min_epochs, range(0, 100000)) = 1;
+  /// adaptive: most layers frozen, as a fraction of the watched layers (rounded down).
+  /// Default 0.67, range [0, 1].
+  LAYERWATCH_OPTION(double, max_frozen_fraction, range(0, 1)) = 0.67;
+  /// linear: the planned number of epochs (required for linear). Default 0 (unknown), range
+  /// [0, 100000].
+  LAYERWATCH_OPTION(int64_t, planned_epochs, range(0, 100000)) = 0;
+  /// linear: the schedule starts after this fraction of the planned epochs. Default 0,
+  /// range [0, 1).
+  LAYERWATCH_OPTION(double, linear_start, range_closed_open(0, 1)) = 0.0;
+  /// After each probe pass and epoch end, wait for the analysis and apply its decisions before
+  /// training goes on, so a layer freezes exactly at the probe's step and a seeded run freezes
+  /// at the same steps every time. Costs the analysis time of one probe pass per pass (about
+  /// 0.2 s per epoch for the Fashion-MNIST CNN). false: decisions apply at the first `step()`
+  /// after the analysis arrives, and training never waits. Default true.
+  LAYERWATCH_OPTION(bool, wait_for_decisions, AnyValue{}) = true;
+
+  LAYERWATCH_OPTIONS_END();
+
+  /// The linear policy needs planned_epochs ≥ 1. Called by `validate_options`.
+  void check_relations() const;
+};
+
+/// What freezing one layer touched.
+struct FreezeReport {
+  int64_t parameters = 0;               ///< Parameter tensors frozen.
+  int64_t removed_from_optimizer = 0;   ///< Parameter entries removed from param groups.
+  int64_t optimizer_states_erased = 0;  ///< Optimizer states erased (momentum, Adam moments).
+  int64_t batchnorm_modules = 0;        ///< BatchNorm modules kept in eval mode from now on.
+  bool autograd_skipped = false;        ///< The layer now runs without autograd.
+};
+
+/// A layer (freeze unit) the monitor froze: when, and what it touched.
+struct FrozenLayer {
+  std::string layer;    ///< The unit's name.
+  int64_t step = 0;     ///< `step()` calls completed when it froze.
+  int64_t epoch = 0;    ///< Epochs completed when it froze.
+  FreezeReport report;  ///< What freezing it touched.
+};
+
+}  // namespace layerwatch
