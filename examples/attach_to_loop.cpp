@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
 
   const int64_t batch = 100;
   for (int epoch = 0; epoch < epochs; ++epoch) {
-    model->train();
+    monitor.train();  // layerwatch: model->train() that keeps frozen layers in eval mode
     double loss_sum = 0;
     for (int64_t b = 0; b < x.size(0); b += batch) {
       optimizer.zero_grad();

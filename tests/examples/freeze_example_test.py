@@ -57,7 +57,9 @@ check("corrupt data: names the file", "train-images-idx3-ubyte" in r.stderr and
 # Configs with an unknown policy or an out-of-range threshold name the key.
 for body, key in [({"freeze": {"policy": "greedy"}}, "freeze.policy"),
                   ({"freeze": {"threshold": 1.5}}, "freeze.threshold"),
-                  ({"threads": 0}, "threads")]:
+                  ({"analysis": {"threads": 0}}, "analysis.threads"),
+                  ({"analysis": {"reference": "first"}, "freeze": {"policy": "adaptive"}},
+                   "analysis.reference")]:
     path = os.path.join(work, key + ".json")
     with open(path, "w") as f:
         json.dump(body, f)

@@ -615,6 +615,27 @@ TEST(MonitorFreezing, OneFreezeUnitHoldsEveryModuleAddedUnderItsName) {
   for (const auto& p : model->stem_bn->parameters()) EXPECT_FALSE(p.requires_grad());
   for (const auto& p : model->head->parameters()) EXPECT_TRUE(p.requires_grad());
   EXPECT_EQ(count_messages(recorder->events, "linear schedule"), 3);
+  // What each freeze touched, as a user reads it from the stats: the stem's conv weight and
+  // bias and BatchNorm weight and bias left the optimizer with their momentum buffers; a
+  // residual block has two bias-free convs and two BatchNorms.
+  const auto frozen = monitor.stats().frozen;
+  ASSERT_EQ(frozen.size(), 3u);
+  EXPECT_EQ(frozen[0].layer, "stem");
+  EXPECT_EQ(frozen[0].epoch, 1);
+  EXPECT_EQ(frozen[0].step, 6);
+  EXPECT_EQ(frozen[0].report.parameters, 4);
+  EXPECT_EQ(frozen[0].report.removed_from_optimizer, 4);
+  EXPECT_EQ(frozen[0].report.optimizer_states_erased, 4);
+  EXPECT_EQ(frozen[0].report.batchnorm_modules, 1);
+  EXPECT_EQ(frozen[1].layer, "block1");
+  EXPECT_EQ(frozen[1].report.parameters, 6);
+  EXPECT_EQ(frozen[1].report.removed_from_optimizer, 6);
+  EXPECT_EQ(frozen[1].report.optimizer_states_erased, 6);
+  EXPECT_EQ(frozen[1].report.batchnorm_modules, 2);
+  EXPECT_FALSE(frozen[1].report.autograd_skipped);  // a freeze target, not a watched Sequential
+  size_t left = 0;
+  for (const auto& group : optimizer.param_groups()) left += group.params().size();
+  EXPECT_EQ(left, 2u);  // the head's weight and bias
 }
 
 TEST(MonitorFreezing, BatchNormOfAFreezeTargetStaysInEvalThroughModelTrain) {

@@ -10,10 +10,12 @@
 /// to skip, and skips are counted and logged. No exception crosses threads: a failed job becomes a
 /// record with status `kError`, a failing sink is counted and reported once.
 ///
+/// @code
 ///   Analyzer analyzer(AnalyzerOptions().metric(Metric::kSvcca), {console, jsonl});
 ///   analyzer.add_snapshot(std::move(snapshot));   // from the probe pass
 ///   analyzer.end_epoch(epoch, step);
 ///   analyzer.finish();                            // final-reference pass, sinks closed
+/// @endcode
 
 #include <cstdint>
 #include <memory>

@@ -9,8 +9,7 @@
 /// @code
 ///   Eigen::MatrixXf a = ..., b = ...;           // 5000 × 256 activations of two layers
 ///   auto r = layerwatch::similarity::svcca(a, b);
-///   if (has_value(r.status)) fmt::print("SVCCA {:.3f} ({}/{} dims)\n", r.value, r.kept_x,
-///   r.kept_y);
+///   if (has_value(r.status)) fmt::print("SVCCA {:.3f}, {}/{} dims\n", r.value, r.kept_x, r.kept_y);
 /// @endcode
 ///
 /// To compare one snapshot with several others, build `Activations` once (activations.h).
