@@ -1,9 +1,13 @@
 #pragma once
-// Helpers shared by the tests: fixture paths and seeded random matrices.
+// Helpers shared by the tests: reference data, test data paths and seeded random matrices.
 
+#include <gtest/gtest.h>
 #include <Eigen/Core>
+
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
@@ -25,6 +29,11 @@ struct ReferenceSet {
                      ") is missing: run ctest, whose make_test_data test writes it";
   }
   std::string path(const std::string& file) const { return dir + "/" + file; }
+  /// expected.json: per pair its files "x", "y" and the reference values.
+  nlohmann::json expected() const {
+    std::ifstream in(path("expected.json"));
+    return nlohmann::json::parse(in);
+  }
 };
 
 /// The project's own reference pairs (written by tests/make_reference_data.py from numpy), and
@@ -33,6 +42,20 @@ inline ReferenceSet reference_set(const std::string& name) {
   if (name == "shared") return {name, std::string(LAYERWATCH_FIXTURES_DIR) + "/similarity"};
   return {name, std::string(LAYERWATCH_TEST_DATA) + "/similarity"};
 }
+
+/// A test over the reference sets by name ("project", "shared"): skips with the reason when the
+/// set is absent, else holds it and its expected values.
+class ReferenceSetTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    set_ = reference_set(GetParam());
+    const std::string missing = set_.missing();
+    if (!missing.empty()) GTEST_SKIP() << missing;
+    expected_ = set_.expected();
+  }
+  ReferenceSet set_;
+  nlohmann::json expected_;
+};
 
 inline std::string test_data_path(const std::string& name) {
   return std::string(LAYERWATCH_TEST_DATA) + "/" + name;

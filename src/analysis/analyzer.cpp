@@ -51,6 +51,13 @@ struct Job {
   }
 };
 
+Job event_job(MonitorEvent event) {
+  Job job;
+  job.kind = Job::Kind::kEvent;
+  job.event = std::move(event);
+  return job;
+}
+
 struct SinkSlot {
   std::shared_ptr<Sink> sink;
   bool console = false;
@@ -159,10 +166,7 @@ Analyzer::Impl::Impl(AnalyzerOptions options_in, std::vector<std::shared_ptr<Sin
                                        sink->name(), e.what());
       sink_failures.push_back(message);
       ++sink_errors_;
-      MonitorEvent event;
-      event.kind = MonitorEvent::Kind::kSinkError;
-      event.message = message;
-      open_errors.push_back(event);
+      open_errors.push_back(MonitorEvent::make(MonitorEvent::Kind::kSinkError, 0, 0, message));
     }
   }
   for (const auto& slot : sinks_) console = console || slot->console;
@@ -195,10 +199,7 @@ Analyzer::Impl::~Impl() {
 
 void Analyzer::Impl::announce(MonitorEvent event) {
   if (!console) fmt::print(stderr, "layerwatch: {}\n", event.message);
-  Job job;
-  job.kind = Job::Kind::kEvent;
-  job.event = std::move(event);
-  push_job(std::move(job));
+  push_job(event_job(std::move(event)));
 }
 
 void Analyzer::Impl::push_job(Job job) {
@@ -226,28 +227,16 @@ void Analyzer::Impl::add_snapshot(Snapshot snapshot) {
   auto result = store.push(std::move(snapshot), first && !reference);
 
   if (!result.evicted.empty()) {
-    Job job;
-    job.kind = Job::Kind::kEvent;
-    job.event.kind = MonitorEvent::Kind::kSnapshotEvicted;
-    job.event.step = step;
-    job.event.epoch = epoch;
-    job.event.count = static_cast<int64_t>(result.evicted.size());
-    job.event.message = fmt::format(
-        "{} old snapshot(s) evicted to stay within the store's capacity or "
-        "memory budget (first: {})",
-        result.evicted.size(), result.evicted.front());
-    push_job(std::move(job));
+    push_job(event_job(MonitorEvent::make(
+        MonitorEvent::Kind::kSnapshotEvicted, step, epoch,
+        fmt::format("{} old snapshot(s) evicted to stay within the store's capacity or "
+                    "memory budget (first: {})",
+                    result.evicted.size(), result.evicted.front()),
+        "", static_cast<int64_t>(result.evicted.size()))));
   }
   if (!result.stored) {
-    Job event;
-    event.kind = Job::Kind::kEvent;
-    event.event.kind = MonitorEvent::Kind::kSnapshotRefused;
-    event.event.step = step;
-    event.event.epoch = epoch;
-    event.event.layer = layer;
-    event.event.count = 1;
-    event.event.message = result.refusal;
-    push_job(std::move(event));
+    push_job(event_job(MonitorEvent::make(MonitorEvent::Kind::kSnapshotRefused, step, epoch,
+                                          result.refusal, layer, 1)));
     Job record;
     record.kind = Job::Kind::kRecord;
     record.record.step = step;
@@ -280,18 +269,14 @@ void Analyzer::Impl::check_budget(const std::vector<Snapshot>& pass) {
   const std::size_t needed = per_pass * per_layer_copies;
   const std::size_t budget = options.store().memory_budget();
   if (needed <= budget) return;
-  MonitorEvent event;
-  event.kind = MonitorEvent::Kind::kNote;
-  event.step = pass.front().step;
-  event.epoch = pass.front().epoch;
-  event.message = fmt::format(
-      "memory_budget ({:.1f} MiB) cannot hold {} snapshots of every watched layer at once, so "
-      "some layers will never be compared with their {} snapshot: the {} reference needs at "
-      "least {:.1f} MiB ({} layers, {:.1f} MiB per probe pass); raise memory_budget, lower "
-      "sample_cap or store float16",
-      mib(budget), per_layer_copies, to_string(options.reference()), to_string(options.reference()),
-      std::ceil(mib(needed) * 10) / 10, pass.size(), mib(per_pass));
-  announce(std::move(event));
+  announce(MonitorEvent::make(
+      MonitorEvent::Kind::kNote, pass.front().step, pass.front().epoch,
+      fmt::format("memory_budget ({:.1f} MiB) cannot hold {} snapshots of every watched layer at "
+                  "once, so some layers will never be compared with their {} snapshot: that "
+                  "needs at least {:.1f} MiB ({} layers, {:.1f} MiB per probe pass); raise "
+                  "memory_budget, lower sample_cap or store float16",
+                  mib(budget), per_layer_copies, to_string(options.reference()),
+                  std::ceil(mib(needed) * 10) / 10, pass.size(), mib(per_pass))));
 }
 
 void Analyzer::Impl::enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference,
@@ -341,17 +326,12 @@ void Analyzer::Impl::end_epoch(int64_t epoch, int64_t step) {
     skipped = std::exchange(skipped_since_epoch_, 0);
   }
   if (skipped > 0) {
-    Job job;
-    job.kind = Job::Kind::kEvent;
-    job.event.kind = MonitorEvent::Kind::kJobsSkipped;
-    job.event.step = step;
-    job.event.epoch = epoch;
-    job.event.count = skipped;
-    job.event.message = fmt::format(
-        "analysis fell behind: {} snapshot comparison(s) skipped this epoch (policy {}); "
-        "probe less often, lower sample_cap or add analyzer threads",
-        skipped, to_string(options.queue_policy()));
-    push_job(std::move(job));
+    push_job(event_job(MonitorEvent::make(
+        MonitorEvent::Kind::kJobsSkipped, step, epoch,
+        fmt::format("analysis fell behind: {} snapshot comparison(s) skipped this epoch (policy "
+                    "{}); probe less often, lower sample_cap or add analyzer threads",
+                    skipped, to_string(options.queue_policy())),
+        "", skipped)));
   }
   Job job;
   job.kind = Job::Kind::kBarrier;
@@ -537,9 +517,7 @@ void Analyzer::Impl::for_each_sink(const char* what, Call&& call) {
   // and as an event in the other sinks' logs.
   for (const auto& [failed, message] : first_failures) {
     if (!console || failed->console) fmt::print(stderr, "layerwatch: {}\n", message);
-    MonitorEvent event;
-    event.kind = MonitorEvent::Kind::kSinkError;
-    event.message = message;
+    const auto event = MonitorEvent::make(MonitorEvent::Kind::kSinkError, 0, 0, message);
     for (auto& slot : sinks_) {
       if (slot.get() == failed || slot->closed) continue;
       try {
@@ -586,12 +564,7 @@ void Analyzer::add_record(ConvergenceRecord record) {
   impl_->push_job(std::move(job));
 }
 
-void Analyzer::add_event(MonitorEvent event) {
-  Job job;
-  job.kind = Job::Kind::kEvent;
-  job.event = std::move(event);
-  impl_->push_job(std::move(job));
-}
+void Analyzer::add_event(MonitorEvent event) { impl_->push_job(event_job(std::move(event))); }
 
 void Analyzer::announce(MonitorEvent event) { impl_->announce(std::move(event)); }
 

@@ -156,13 +156,7 @@ Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor prob
 
 void Monitor::Impl::report(MonitorEvent::Kind kind, const std::string& message,
                            const std::string& layer) {
-  MonitorEvent event;
-  event.kind = kind;
-  event.step = steps_;
-  event.epoch = epochs_;
-  event.layer = layer;
-  event.message = message;
-  analyzer_->announce(std::move(event));
+  analyzer_->announce(MonitorEvent::make(kind, steps_, epochs_, message, layer));
 }
 
 CaptureHandle Monitor::Impl::watch(torch::nn::Sequential& sequential, WatchOptions options) {
@@ -241,18 +235,15 @@ void Monitor::Impl::apply_freeze_decisions() {
         freeze_controller_->freeze(target->name, target->modules,
                                    target->sequential.is_empty() ? nullptr : &target->sequential);
     frozen_.push_back(FrozenLayer{d.layer, steps_, epochs_, applied});
-    MonitorEvent event;
-    event.kind = MonitorEvent::Kind::kFreeze;
-    event.step = steps_;
-    event.epoch = epochs_;
-    event.layer = d.layer;
+    auto event = MonitorEvent::make(
+        MonitorEvent::Kind::kFreeze, steps_, epochs_,
+        fmt::format("{}; {} parameter tensors frozen, {} removed from the optimizer with {} "
+                    "optimizer states{}",
+                    d.reason, applied.parameters, applied.removed_from_optimizer,
+                    applied.optimizer_states_erased,
+                    applied.autograd_skipped ? "; runs without autograd" : ""),
+        d.layer, applied.parameters);
     event.value = d.value;
-    event.count = applied.parameters;
-    event.message = fmt::format(
-        "{}; {} parameter tensors frozen, {} removed from the optimizer with {} optimizer "
-        "states{}",
-        d.reason, applied.parameters, applied.removed_from_optimizer,
-        applied.optimizer_states_erased, applied.autograd_skipped ? "; runs without autograd" : "");
     analyzer_->add_event(std::move(event));
   }
 }

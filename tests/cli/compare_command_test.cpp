@@ -22,20 +22,11 @@ Run run(const std::string& args) { return layerwatch::testing::run_layerwatch(ar
 
 // The reference sets the command is checked against: the project's own, and the shared
 // fixtures when they are beside the checkout (skipped with the reason otherwise).
-class CompareReference : public ::testing::TestWithParam<std::string> {
+class CompareReference : public layerwatch::testing::ReferenceSetTest {
  protected:
-  void SetUp() override {
-    set_ = layerwatch::testing::reference_set(GetParam());
-    const std::string missing = set_.missing();
-    if (!missing.empty()) GTEST_SKIP() << missing;
-    std::ifstream in(set_.path("expected.json"));
-    expected_ = nlohmann::json::parse(in);
-  }
   std::string files(const nlohmann::json& entry) const {
     return set_.path(entry["x"]) + " " + set_.path(entry["y"]);
   }
-  layerwatch::testing::ReferenceSet set_;
-  nlohmann::json expected_;
 };
 
 TEST_P(CompareReference, AllMetricsMatchTheReferenceValues) {

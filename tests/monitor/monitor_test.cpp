@@ -34,6 +34,11 @@ MonitorOptions quiet(const std::string& name) {
 
 AnalyzerOptions drop_newest() { return AnalyzerOptions().queue_policy(QueuePolicy::kDropNewest); }
 
+// quiet() with a memory budget of `bytes` for the snapshots.
+MonitorOptions quiet_with_budget(const std::string& name, std::size_t bytes) {
+  return quiet(name).analysis(AnalyzerOptions().store(SnapshotStoreOptions().memory_budget(bytes)));
+}
+
 torch::nn::Sequential small_cnn() {
   return torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
                                torch::nn::BatchNorm2d(4), torch::nn::ReLU(),
@@ -682,11 +687,8 @@ TEST(Monitor, ASnapshotLargerThanTheWholeBudgetIsTooLargeNotACaptureError) {
   // 200 × 1500 floats = 1.2 MB, over a 1 MiB budget; the second layer fits.
   torch::nn::Sequential model(torch::nn::Linear(10, 1500), torch::nn::Linear(1500, 4));
   auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(
-      model, torch::randn({200, 10}),
-      quiet("too_large")
-          .analysis(AnalyzerOptions().store(SnapshotStoreOptions().memory_budget(1 << 20))),
-      {recorder});
+  Monitor monitor(model, torch::randn({200, 10}), quiet_with_budget("too_large", 1 << 20),
+                  {recorder});
   monitor.watch(model);
   monitor.probe();
   monitor.probe();
@@ -708,11 +710,8 @@ TEST(Monitor, ABudgetTooSmallForTwoSnapshotsOfEachLayerIsSaidOnceWithTheBudgetNe
   // needs four snapshots at once, 1.83 MiB, against a budget of 1 MiB.
   torch::nn::Sequential model(torch::nn::Linear(10, 600), torch::nn::Linear(600, 600));
   auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(
-      model, torch::randn({200, 10}),
-      quiet("two_snapshots")
-          .analysis(AnalyzerOptions().store(SnapshotStoreOptions().memory_budget(1 << 20))),
-      {recorder});
+  Monitor monitor(model, torch::randn({200, 10}), quiet_with_budget("two_snapshots", 1 << 20),
+                  {recorder});
   monitor.watch(model);
   for (int i = 0; i < 4; ++i) {
     monitor.probe();

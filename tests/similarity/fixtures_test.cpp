@@ -14,20 +14,10 @@
 namespace layerwatch::similarity {
 namespace {
 
-using layerwatch::testing::ReferenceSet;
-
 constexpr double kTol = 1e-6;
 
-class Reference : public ::testing::TestWithParam<std::string> {
+class Reference : public layerwatch::testing::ReferenceSetTest {
  protected:
-  void SetUp() override {
-    set_ = layerwatch::testing::reference_set(GetParam());
-    const std::string missing = set_.missing();
-    if (!missing.empty()) GTEST_SKIP() << missing;
-    std::ifstream in(set_.path("expected.json"));
-    expected_ = nlohmann::json::parse(in);
-  }
-
   // Calls check(entry, x, y) for every pair of the set, with the matrices as stored (float32
   // pairs stay float32).
   template <typename Check>
@@ -39,9 +29,6 @@ class Reference : public ::testing::TestWithParam<std::string> {
       check(entry, x, y);
     }
   }
-
-  ReferenceSet set_;
-  nlohmann::json expected_;
 };
 
 TEST_P(Reference, MeanCcaAndR2Match) {

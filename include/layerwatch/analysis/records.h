@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "layerwatch/core/status.h"
@@ -71,6 +72,19 @@ struct MonitorEvent {
   std::string message;
   double value = std::numeric_limits<double>::quiet_NaN();
   int64_t count = 0;
+
+  /// An event of `kind` at `step` and `epoch` saying `message`, about `layer` if given.
+  static MonitorEvent make(Kind kind, int64_t step, int64_t epoch, std::string message,
+                           std::string layer = "", int64_t count = 0) {
+    MonitorEvent event;
+    event.kind = kind;
+    event.step = step;
+    event.epoch = epoch;
+    event.message = std::move(message);
+    event.layer = std::move(layer);
+    event.count = count;
+    return event;
+  }
 };
 
 /// Stable name of an event kind ("snapshot_evicted", "jobs_skipped", …).
