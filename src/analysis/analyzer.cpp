@@ -265,7 +265,10 @@ void Analyzer::Impl::check_budget(const std::vector<Snapshot>& pass) {
                                            ? 2
                                            : static_cast<std::size_t>(options.reference_lag()) + 1;
   std::size_t per_pass = 0;
-  for (const auto& s : pass) per_pass += s.bytes();
+  for (const auto& s : pass) {
+    // The store keeps float16 when asked to, at half the bytes of float32.
+    per_pass += options.store().float16() && !s.is_half() ? s.bytes() / 2 : s.bytes();
+  }
   const std::size_t needed = per_pass * per_layer_copies;
   const std::size_t budget = options.store().memory_budget();
   if (needed <= budget) return;

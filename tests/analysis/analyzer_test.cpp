@@ -382,6 +382,31 @@ TEST(Analyzer, AReferenceLagUpToTheHistoryWorksAndBeyondItIsRefused) {
   }
 }
 
+TEST(Analyzer, SaysOnceWhenTheBudgetCannotHoldTwoSnapshotsOfEveryLayer) {
+  // Two layers of 400 × 12 floats: 19200 bytes each, so the previous reference needs 76800
+  // bytes in float32 and 38400 in float16, against a budget of 50000.
+  const auto needs = [](bool float16) {
+    auto sink = std::make_shared<RecordingSink>();
+    {
+      Analyzer analyzer(
+          queue_all().store(SnapshotStoreOptions().memory_budget(50000).float16(float16)), {sink});
+      for (int64_t p = 0; p < 3; ++p) {
+        analyzer.add_probe_pass({snapshot_at("a", p, 1), snapshot_at("b", p, 2)});
+      }
+      analyzer.finish();
+    }
+    std::vector<std::string> messages;
+    for (const auto& e : sink->events) {
+      if (e.message.find("needs at least") != std::string::npos) messages.push_back(e.message);
+    }
+    return messages;
+  };
+  const auto f32 = needs(false);
+  ASSERT_EQ(f32.size(), 1u);
+  EXPECT_NE(f32[0].find("needs at least 0.1 MiB"), std::string::npos) << f32[0];
+  EXPECT_TRUE(needs(true).empty());
+}
+
 // A sink that throws something that is not a std::exception.
 class ThrowsIntSink : public Sink {
  public:
