@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
   }
   const int64_t n = train.images.size(0);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
-  // Lets probes_per_epoch space the probes of the first epoch too.
+  // Lets probe.per_epoch space the probes of the first epoch too.
   if (options.probe().steps_per_epoch() == 0) options.probe().steps_per_epoch(steps_per_epoch);
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   if (blas_threads > 0) layerwatch::set_blas_threads(blas_threads);

@@ -82,7 +82,7 @@ class Monitor::Impl {
   void keep_frozen_batchnorm_in_eval();
   void apply_freeze_decisions();
   // True when step `in_epoch` (counted from the epoch's start) is one of the evenly spaced
-  // probes of `probes_per_epoch` before the epoch's end.
+  // probes of `probe.per_epoch` before the epoch's end.
   bool within_epoch_probe_due(int64_t in_epoch) const;
   // With freeze.wait_for_decisions: lets the analyzer catch up, then applies its decisions.
   void wait_for_freeze_decisions();
