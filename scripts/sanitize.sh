@@ -10,7 +10,7 @@ kind=${1:-address,undefined}
 dir="build-${kind//,/-}"
 ./scripts/install-deps.sh
 torch=OFF
-targets=(similarity_test io_test core_test)
+targets=(similarity_test io_test core_test write_sample_run)
 labels=core
 if [[ $kind == thread ]]; then
   torch=ON
