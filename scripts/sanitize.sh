@@ -14,7 +14,7 @@ targets=(similarity_test io_test core_test write_sample_run)
 labels=core
 if [[ $kind == thread ]]; then
   torch=ON
-  targets+=(monitor_test)
+  targets+=(monitor_test layerwatch_pt)
   labels='core|monitor'
 fi
 generator=()
