@@ -118,14 +118,11 @@ int run_compare(CompareArgs args) {
   std::string shape_a, shape_b;
   Matrix ma, mb;
   try {
-    const auto read = [&](const std::string& path, std::string& shape) {
-      const io::Array array = io::read_activation_file(path);
-      shape = array.shape_string();
-      try {
-        return io::to_sample_matrix(array, args.conv_options);
-      } catch (const std::invalid_argument& e) {
-        throw io::FileError(path, e.what());
-      }
+    const auto read = [&](const std::string& path, std::string& shape_text) {
+      std::vector<int64_t> shape;
+      Matrix m = io::read_sample_matrix(path, args.conv_options, &shape);
+      shape_text = io::shape_string(shape);
+      return m;
     };
     ma = read(args.file_a, shape_a);
     mb = read(args.file_b, shape_b);

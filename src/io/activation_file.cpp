@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include "io/formats.h"
 #include "pt_plugin_abi.h"
@@ -69,11 +71,72 @@ std::string read_file_bytes(const std::string& path) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(path, ec);
   if (ec) throw FileError(path, "cannot open file (missing or unreadable)");
-  std::string bytes(size, '\0');
-  if (size && std::fread(bytes.data(), 1, size, file.get()) != size) {
+  std::string bytes;
+  // Read into reserved space without zero-filling it first.
+  bytes.reserve(size);
+  std::vector<char> chunk(std::min<std::uintmax_t>(size, 1 << 20));
+  for (size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), file.get())) > 0;) {
+    bytes.append(chunk.data(), got);
+  }
+  if (bytes.size() != size) throw FileError(path, "read failed");
+  return bytes;
+}
+
+namespace {
+
+// The rows of a 2-D, C-order, native-endian `.npy` file read in chunks straight into a
+// column-major matrix: no copy of the whole file and no intermediate array.
+Matrix stream_npy_rows(const std::string& path, std::FILE* file, const NpyHeader& header) {
+  const Eigen::Index n = header.shape[0], p = header.shape[1];
+  Matrix matrix(header.dtype, n, p);
+  if (std::fseek(file, static_cast<long>(header.data_offset), SEEK_SET) != 0) {
     throw FileError(path, "read failed");
   }
-  return bytes;
+  matrix.visit([&](auto& out) {
+    using Scalar = typename std::decay_t<decltype(out)>::Scalar;
+    using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    const Eigen::Index chunk_rows =
+        std::max<Eigen::Index>(1, (Eigen::Index{1} << 20) / std::max<Eigen::Index>(1, p * 4));
+    RowMajor chunk(std::min(chunk_rows, n), p);
+    for (Eigen::Index row = 0; row < n; row += chunk_rows) {
+      const Eigen::Index rows = std::min(chunk_rows, n - row);
+      const size_t bytes = static_cast<size_t>(rows * p) * sizeof(Scalar);
+      if (std::fread(chunk.data(), 1, bytes, file) != bytes) throw FileError(path, "read failed");
+      out.middleRows(row, rows) = chunk.topRows(rows);
+    }
+  });
+  return matrix;
+}
+
+}  // namespace
+
+Matrix read_sample_matrix(const std::string& path, const similarity::ConvLayoutOptions& conv,
+                          std::vector<int64_t>* shape) {
+  if (std::filesystem::is_directory(path)) throw FileError(path, "is a directory, not a file");
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!file || ec) throw FileError(path, "cannot open file (missing or unreadable)");
+  // The first kilobytes say what the file is; a plain 2-D .npy is streamed from there.
+  std::vector<char> head(std::min<std::uintmax_t>(size, 1 << 16));
+  if (!head.empty() && std::fread(head.data(), 1, head.size(), file.get()) != head.size()) {
+    throw FileError(path, "read failed");
+  }
+  if (looks_like_npy(head.data(), head.size())) {
+    const NpyHeader header = parse_npy_header(path, head.data(), head.size(), size);
+    if (header.complete && header.shape.size() == 2 && !header.fortran && !header.swap) {
+      if (shape) *shape = header.shape;
+      return stream_npy_rows(path, file.get(), header);
+    }
+  }
+  file.reset();
+  const Array array = read_activation_file(path);
+  if (shape) *shape = array.shape;
+  try {
+    return to_sample_matrix(array, conv);
+  } catch (const std::invalid_argument& e) {
+    throw FileError(path, e.what());
+  }
 }
 
 Array read_activation_file(const std::string& path) {

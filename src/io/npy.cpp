@@ -111,8 +111,13 @@ std::vector<T> fortran_to_c(const std::vector<T>& in, const std::vector<int64_t>
 template <typename T>
 void load_values(const char* data, size_t count, bool swap, bool fortran,
                  const std::vector<int64_t>& shape, std::vector<T>& out) {
-  out.resize(count);
-  if (count) std::memcpy(out.data(), data, count * sizeof(T));
+  // Copied element by element (the data may sit at any byte offset); no zero-filling first.
+  out.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    T value;
+    std::memcpy(&value, data + i * sizeof(T), sizeof(T));
+    out.push_back(value);
+  }
   if (swap) byteswap_all(out);
   if (fortran) out = fortran_to_c(out, shape);
 }
@@ -123,7 +128,8 @@ bool looks_like_npy(const char* bytes, size_t size) {
   return size >= kMagicSize && std::memcmp(bytes, kMagic, kMagicSize) == 0;
 }
 
-Array parse_npy(const std::string& name, const char* bytes, size_t size) {
+NpyHeader parse_npy_header(const std::string& name, const char* bytes, size_t size,
+                           size_t file_size) {
   if (!looks_like_npy(bytes, size)) {
     throw FileError(name, "not a .npy file (missing the \\x93NUMPY magic string)");
   }
@@ -138,52 +144,62 @@ Array parse_npy(const std::string& name, const char* bytes, size_t size) {
   const size_t prefix = 8 + length_bytes;
   if (size < prefix) throw FileError(name, "truncated .npy file: header is incomplete");
   const size_t header_length = little_endian(u + 8, length_bytes);
-  if (size < prefix + header_length) {
+  if (file_size < prefix + header_length) {
     throw FileError(name, fmt::format("truncated .npy file: header needs {} bytes, file has {}",
-                                      prefix + header_length, size));
+                                      prefix + header_length, file_size));
   }
+  NpyHeader h;
+  h.data_offset = prefix + header_length;
+  if (size < h.data_offset) return h;  // the caller reads more and asks again
+  h.complete = true;
   const std::string header(bytes + prefix, header_length);
   const std::string descr = strip(dict_value(name, header, "descr"));
   const std::string fortran = strip(dict_value(name, header, "fortran_order"));
-  const auto shape = parse_shape(name, strip(dict_value(name, header, "shape")));
+  h.shape = parse_shape(name, strip(dict_value(name, header, "shape")));
   if (fortran != "True" && fortran != "False") {
     throw FileError(name, fmt::format("invalid .npy header: fortran_order is '{}'", fortran));
   }
+  h.fortran = fortran == "True";
   if (descr.size() != 3 || (descr[1] != 'f') || (descr[2] != '4' && descr[2] != '8') ||
       (descr[0] != '<' && descr[0] != '>' && descr[0] != '=')) {
     throw FileError(name, fmt::format("dtype '{}' is not supported: save float32 or float64 "
                                       "(e.g. numpy: a.astype(np.float32))",
                                       descr));
   }
-  Array array;
-  array.shape = shape;
-  const bool single = descr[2] == '4';
-  const size_t item = single ? 4 : 8;
+  h.dtype = descr[2] == '4' ? DType::kFloat32 : DType::kFloat64;
+  const size_t item = descr[2] == '4' ? 4 : 8;
   uint64_t count = 1;
-  for (const int64_t d : shape) {
+  for (const int64_t d : h.shape) {
     if (d != 0 && count > std::numeric_limits<uint64_t>::max() / 16 / static_cast<uint64_t>(d)) {
       throw FileError(name, "invalid .npy header: shape is too large");
     }
     count *= static_cast<uint64_t>(d);
   }
+  h.count = count;
   const size_t data_bytes = count * item;
-  const size_t available = size - prefix - header_length;
+  const size_t available = file_size - h.data_offset;
   if (available < data_bytes) {
     throw FileError(name, fmt::format("truncated .npy file: shape {} needs {} bytes of data, "
                                       "found {}",
-                                      array.shape_string(), data_bytes, available));
+                                      shape_string(h.shape), data_bytes, available));
   }
   const bool little = descr[0] == '<' || (descr[0] == '=' && host_is_little_endian());
-  const bool swap = little != host_is_little_endian();
-  const char* data = bytes + prefix + header_length;
-  if (single) {
+  h.swap = little != host_is_little_endian();
+  return h;
+}
+
+Array parse_npy(const std::string& name, const char* bytes, size_t size) {
+  const NpyHeader h = parse_npy_header(name, bytes, size, size);
+  Array array;
+  array.shape = h.shape;
+  if (h.dtype == DType::kFloat32) {
     array.values = std::vector<float>();
   } else {
     array.values = std::vector<double>();
   }
-  std::visit(
-      [&](auto& values) { load_values(data, count, swap, fortran == "True", shape, values); },
-      array.values);
+  const char* data = bytes + h.data_offset;
+  std::visit([&](auto& values) { load_values(data, h.count, h.swap, h.fortran, h.shape, values); },
+             array.values);
   return array;
 }
 
@@ -227,11 +243,13 @@ int64_t Array::size() const {
   return n;
 }
 
-std::string Array::shape_string() const {
+std::string shape_string(const std::vector<int64_t>& shape) {
   std::string s = "(";
   for (size_t i = 0; i < shape.size(); ++i) s += fmt::format(i ? ", {}" : "{}", shape[i]);
   return s + (shape.size() == 1 ? ",)" : ")");
 }
+
+std::string Array::shape_string() const { return io::shape_string(shape); }
 
 Matrix to_sample_matrix(const Array& array, const similarity::ConvLayoutOptions& conv) {
   if (array.shape.size() != 2 && array.shape.size() != 4) {
@@ -242,13 +260,19 @@ Matrix to_sample_matrix(const Array& array, const similarity::ConvLayoutOptions&
   return std::visit(
       [&](const auto& values) -> Matrix {
         using Scalar = typename std::decay_t<decltype(values)>::value_type;
-        using Plain = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>;
-        if (array.shape.size() == 2) {
-          using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-          return Plain(Eigen::Map<const RowMajor>(values.data(), array.shape[0], array.shape[1]));
+        if (array.shape.size() == 4) {
+          return similarity::conv_to_matrix(
+              values.data(), {array.shape[0], array.shape[1], array.shape[2], array.shape[3]},
+              conv);
         }
-        return similarity::conv_to_matrix(
-            values.data(), {array.shape[0], array.shape[1], array.shape[2], array.shape[3]}, conv);
+        using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+        Matrix m(array.dtype(), array.shape[0], array.shape[1]);
+        m.visit([&](auto& out) {
+          if constexpr (std::is_same_v<typename std::decay_t<decltype(out)>::Scalar, Scalar>) {
+            out = Eigen::Map<const RowMajor>(values.data(), array.shape[0], array.shape[1]);
+          }
+        });
+        return m;
       },
       array.values);
 }

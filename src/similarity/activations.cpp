@@ -143,7 +143,6 @@ bool centre_columns(const Input& x, Eigen::Index begin, Eigen::Index end, Out& o
 template <typename Input, typename Out>
 bool centre(const Input& x, Out& out, std::vector<char>& constant, double& squared) {
   const Eigen::Index p = x.cols();
-  out.resize(x.rows(), p);
   const bool parallel =
       x.size() >= kParallelCentringElements && p >= 2 && std::thread::hardware_concurrency() >= 2;
   const Eigen::Index half = parallel ? p / 2 : p;
@@ -176,7 +175,7 @@ std::shared_ptr<ActivationState> prepare(const MatrixRef& x, Precision precision
   const Eigen::Index p = x.cols();
   std::vector<char> constant(p, 0);
   state->centred =
-      precision == Precision::kFloat32 ? Matrix(Eigen::MatrixXf()) : Matrix(Eigen::MatrixXd());
+      Matrix(precision == Precision::kFloat32 ? DType::kFloat32 : DType::kFloat64, x.rows(), p);
   const bool finite = x.visit([&](const auto& input) {
     return state->centred.visit(
         [&](auto& out) { return centre(input, out, constant, state->squared_norm); });
@@ -204,8 +203,8 @@ std::shared_ptr<ActivationState> prepare(const MatrixRef& x, Precision precision
       if (kept != j) out.col(kept) = out.col(j);
       ++kept;
     }
-    if (kept < p) out.conservativeResize(Eigen::NoChange, kept);
   });
+  state->centred.resize_columns(kept);
   if (kept == 0) {
     state->status = Status::kZeroVariance;
     state->message = fmt::format("all {} features are constant: nothing to compare", p);

@@ -4,7 +4,9 @@
 #include <lapacke.h>
 
 #include <algorithm>
+
 #include <vector>
+#include "layerwatch/core/huge_pages.h"
 
 namespace layerwatch::similarity::linalg {
 namespace {
@@ -40,46 +42,73 @@ void mirror_upper(Matrix<T>& c) {
   c.template triangularView<Eigen::StrictlyLower>() = c.transpose();
 }
 
+// Results of a megabyte and more are written on huge pages (the products write every element
+// once, so a fresh buffer would otherwise fault once per 4 KiB).
+template <typename T>
+Matrix<T> result(Eigen::Index rows, Eigen::Index cols) {
+  Matrix<T> c(rows, cols);
+  detail::advise_huge_pages(c.data(), static_cast<std::size_t>(c.size()) * sizeof(T));
+  return c;
+}
+
+template <typename T>
+Matrix<T> gram_of_columns_impl(const ConstRef<T>& a) {
+  const auto p = static_cast<int>(a.cols());
+  if (p == 0) return Matrix<T>(0, 0);
+  if (a.rows() == 0) return Matrix<T>::Zero(p, p);
+  Matrix<T> c = result<T>(p, p);
+  syrk(p, static_cast<int>(a.rows()), a.data(), static_cast<int>(a.outerStride()), c.data());
+  mirror_upper(c);
+  return c;
+}
+
+template <typename T>
+Matrix<T> gram_of_rows_impl(const ConstRef<T>& a) {
+  const auto n = static_cast<int>(a.rows());
+  if (n == 0) return Matrix<T>(0, 0);
+  if (a.cols() == 0) return Matrix<T>::Zero(n, n);
+  Matrix<T> c = result<T>(n, n);
+  syrk_rows(n, static_cast<int>(a.cols()), a.data(), static_cast<int>(a.outerStride()), c.data());
+  mirror_upper(c);
+  return c;
+}
+
+template <typename T>
+Matrix<T> transpose_times_impl(const ConstRef<T>& a, const ConstRef<T>& b) {
+  if (a.cols() == 0 || b.cols() == 0) return Matrix<T>(a.cols(), b.cols());
+  if (a.rows() == 0) return Matrix<T>::Zero(a.cols(), b.cols());
+  Matrix<T> c = result<T>(a.cols(), b.cols());
+  gemm_tn(static_cast<int>(a.cols()), static_cast<int>(b.cols()), static_cast<int>(a.rows()),
+          a.data(), static_cast<int>(a.outerStride()), b.data(), static_cast<int>(b.outerStride()),
+          c.data());
+  return c;
+}
+
+template <typename T>
+Matrix<T> times_impl(const ConstRef<T>& a, const ConstRef<T>& b) {
+  if (a.rows() == 0 || b.cols() == 0) return Matrix<T>(a.rows(), b.cols());
+  if (a.cols() == 0) return Matrix<T>::Zero(a.rows(), b.cols());
+  Matrix<T> c = result<T>(a.rows(), b.cols());
+  gemm_nn(static_cast<int>(a.rows()), static_cast<int>(b.cols()), static_cast<int>(a.cols()),
+          a.data(), static_cast<int>(a.outerStride()), b.data(), static_cast<int>(b.outerStride()),
+          c.data());
+  return c;
+}
+
 }  // namespace
 
-template <typename T>
-Matrix<T> gram_of_columns(const Matrix<T>& a) {
-  const auto p = static_cast<int>(a.cols());
-  Matrix<T> c(p, p);
-  if (p == 0) return c;
-  if (a.rows() == 0) return Matrix<T>::Zero(p, p);
-  syrk(p, static_cast<int>(a.rows()), a.data(), static_cast<int>(a.rows()), c.data());
-  mirror_upper(c);
-  return c;
+Matrix<double> gram_of_columns(ConstRef<double> a) { return gram_of_columns_impl(a); }
+Matrix<float> gram_of_columns(ConstRef<float> a) { return gram_of_columns_impl(a); }
+Matrix<double> gram_of_rows(ConstRef<double> a) { return gram_of_rows_impl(a); }
+Matrix<float> gram_of_rows(ConstRef<float> a) { return gram_of_rows_impl(a); }
+Matrix<double> transpose_times(ConstRef<double> a, ConstRef<double> b) {
+  return transpose_times_impl(a, b);
 }
-
-template <typename T>
-Matrix<T> gram_of_rows(const Matrix<T>& a) {
-  const auto n = static_cast<int>(a.rows());
-  Matrix<T> c(n, n);
-  if (n == 0) return c;
-  if (a.cols() == 0) return Matrix<T>::Zero(n, n);
-  syrk_rows(n, static_cast<int>(a.cols()), a.data(), n, c.data());
-  mirror_upper(c);
-  return c;
+Matrix<float> transpose_times(ConstRef<float> a, ConstRef<float> b) {
+  return transpose_times_impl(a, b);
 }
-
-template <typename T>
-Matrix<T> transpose_times(const Matrix<T>& a, const Matrix<T>& b) {
-  Matrix<T> c(a.cols(), b.cols());
-  if (c.size() == 0) return c;
-  if (a.rows() == 0) return Matrix<T>::Zero(a.cols(), b.cols());
-  gemm_tn(static_cast<int>(a.cols()), static_cast<int>(b.cols()), static_cast<int>(a.rows()),
-          a.data(), static_cast<int>(a.rows()), b.data(), static_cast<int>(b.rows()), c.data());
-  return c;
-}
-
-template Matrix<double> gram_of_columns(const Matrix<double>&);
-template Matrix<float> gram_of_columns(const Matrix<float>&);
-template Matrix<double> gram_of_rows(const Matrix<double>&);
-template Matrix<float> gram_of_rows(const Matrix<float>&);
-template Matrix<double> transpose_times(const Matrix<double>&, const Matrix<double>&);
-template Matrix<float> transpose_times(const Matrix<float>&, const Matrix<float>&);
+Matrix<double> times(ConstRef<double> a, ConstRef<double> b) { return times_impl(a, b); }
+Matrix<float> times(ConstRef<float> a, ConstRef<float> b) { return times_impl(a, b); }
 
 bool symmetric_eigen(const Eigen::MatrixXd& a, Eigen::VectorXd& eigenvalues,
                      Eigen::MatrixXd& eigenvectors) {
@@ -192,19 +221,6 @@ void solve_lower_transposed_right(const Eigen::MatrixXd& l, Eigen::MatrixXd& b) 
 }  // namespace layerwatch::similarity::linalg
 
 namespace layerwatch::similarity::linalg {
-
-template <typename T>
-Matrix<T> times(const Matrix<T>& a, const Matrix<T>& b) {
-  Matrix<T> c(a.rows(), b.cols());
-  if (c.size() == 0) return c;
-  if (a.cols() == 0) return Matrix<T>::Zero(a.rows(), b.cols());
-  gemm_nn(static_cast<int>(a.rows()), static_cast<int>(b.cols()), static_cast<int>(a.cols()),
-          a.data(), static_cast<int>(a.rows()), b.data(), static_cast<int>(b.rows()), c.data());
-  return c;
-}
-
-template Matrix<double> times(const Matrix<double>&, const Matrix<double>&);
-template Matrix<float> times(const Matrix<float>&, const Matrix<float>&);
 
 Eigen::MatrixXd lower_times(const Eigen::MatrixXd& l, const Eigen::MatrixXd& b) {
   Eigen::MatrixXd c = b;

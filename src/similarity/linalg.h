@@ -13,14 +13,17 @@ namespace layerwatch::similarity::linalg {
 
 template <typename T>
 using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+/// Any column-major matrix, map or block of T with contiguous columns (others are copied).
+template <typename T>
+using ConstRef = Eigen::Ref<const Matrix<T>>;
 
 /// Returns AᵀA (full symmetric matrix, both triangles filled).
-template <typename T>
-Matrix<T> gram_of_columns(const Matrix<T>& a);
+Matrix<double> gram_of_columns(ConstRef<double> a);
+Matrix<float> gram_of_columns(ConstRef<float> a);
 
 /// Returns AᵀB.
-template <typename T>
-Matrix<T> transpose_times(const Matrix<T>& a, const Matrix<T>& b);
+Matrix<double> transpose_times(ConstRef<double> a, ConstRef<double> b);
+Matrix<float> transpose_times(ConstRef<float> a, ConstRef<float> b);
 
 /// `m` as float64: moved when it is float64 already, converted otherwise.
 template <typename T>
@@ -33,8 +36,8 @@ Eigen::MatrixXd to_double(Matrix<T>&& m) {
 }
 
 /// Returns A·Aᵀ (both triangles filled).
-template <typename T>
-Matrix<T> gram_of_rows(const Matrix<T>& a);
+Matrix<double> gram_of_rows(ConstRef<double> a);
+Matrix<float> gram_of_rows(ConstRef<float> a);
 
 /// Symmetric eigendecomposition A = V diag(w) Vᵀ (divide and conquer). Eigenvalues ascending.
 /// Returns false when LAPACK reports failure.
@@ -79,8 +82,8 @@ void solve_lower_transposed_right(const Eigen::MatrixXd& l, Eigen::MatrixXd& b);
 namespace layerwatch::similarity::linalg {
 
 /// Returns A·B.
-template <typename T>
-Matrix<T> times(const Matrix<T>& a, const Matrix<T>& b);
+Matrix<double> times(ConstRef<double> a, ConstRef<double> b);
+Matrix<float> times(ConstRef<float> a, ConstRef<float> b);
 
 /// Returns L·B, L lower triangular (its upper triangle is not read).
 Eigen::MatrixXd lower_times(const Eigen::MatrixXd& l, const Eigen::MatrixXd& b);

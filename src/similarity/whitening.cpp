@@ -50,7 +50,7 @@ std::shared_ptr<const Whitening> lifted_whitening(ActivationState& side, int64_t
   if (discarded > 0) {
     const Eigen::VectorXd lift =
         (lambda(kept - 1) - lambda.segment(kept, discarded).array()).matrix();
-    l.noalias() += linalg::times<double>(v * lift.asDiagonal(), v.transpose());
+    l.noalias() += linalg::times(v * lift.asDiagonal(), v.transpose());
   }
   if (!linalg::cholesky_lower(l)) return nullptr;
   auto w = std::make_shared<Whitening>(cholesky_whitening(std::move(l), kept));

@@ -12,6 +12,7 @@
 /// @endcode
 
 #include <Eigen/Core>
+#include <cstddef>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -27,40 +28,71 @@ enum class DType {
 /// Stable name ("float32", "float64").
 const char* to_string(DType dtype) noexcept;
 
-/// A dense column-major matrix of float32 or float64 that owns its data. Default: an empty
-/// float32 matrix.
+/// A dense column-major matrix of float32 or float64 that owns its data, kept in large buffers
+/// (2 MiB aligned on transparent huge pages when large, and reused: core/huge_pages.h).
+/// Copies are deep. Default: an empty float32 matrix.
 class Matrix {
  public:
-  Matrix() = default;
-  Matrix(Eigen::MatrixXf values) : data_(std::move(values)) {}  // NOLINT: implicit on purpose
-  Matrix(Eigen::MatrixXd values) : data_(std::move(values)) {}  // NOLINT: implicit on purpose
+  template <typename Scalar>
+  using Map = Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>;
+  template <typename Scalar>
+  using ConstMap = Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>;
 
-  DType dtype() const noexcept { return data_.index() == 0 ? DType::kFloat32 : DType::kFloat64; }
-  Eigen::Index rows() const {
-    return std::visit([](const auto& m) { return m.rows(); }, data_);
-  }
-  Eigen::Index cols() const {
-    return std::visit([](const auto& m) { return m.cols(); }, data_);
-  }
-  /// Calls `f(m)` with the matrix as `const Eigen::MatrixXf&` or `const Eigen::MatrixXd&`.
+  Matrix() = default;
+  /// `rows` × `cols` of `dtype`, uninitialised.
+  Matrix(DType dtype, Eigen::Index rows, Eigen::Index cols);
+  /// A copy of `values`.
+  Matrix(const Eigen::MatrixXf& values);  // NOLINT: implicit on purpose
+  Matrix(const Eigen::MatrixXd& values);  // NOLINT: implicit on purpose
+  Matrix(const Matrix& other);
+  Matrix& operator=(const Matrix& other);
+  Matrix(Matrix&& other) noexcept;
+  Matrix& operator=(Matrix&& other) noexcept;
+  ~Matrix() = default;
+
+  DType dtype() const noexcept { return dtype_; }
+  Eigen::Index rows() const noexcept { return rows_; }
+  Eigen::Index cols() const noexcept { return cols_; }
+
+  /// Calls `f(m)` with the matrix as `const Matrix::ConstMap<float>&` or `ConstMap<double>&`.
   template <typename F>
   decltype(auto) visit(F&& f) const {
-    return std::visit(std::forward<F>(f), data_);
+    if (dtype_ == DType::kFloat32) {
+      const ConstMap<float> m(static_cast<const float*>(data_.get()), rows_, cols_);
+      return f(m);
+    }
+    const ConstMap<double> m(static_cast<const double*>(data_.get()), rows_, cols_);
+    return f(m);
   }
-  /// Calls `f(m)` with the matrix as `Eigen::MatrixXf&` or `Eigen::MatrixXd&`.
+  /// Calls `f(m)` with the matrix as `Matrix::Map<float>&` or `Map<double>&` (writable).
   template <typename F>
   decltype(auto) visit(F&& f) {
-    return std::visit(std::forward<F>(f), data_);
+    if (dtype_ == DType::kFloat32) {
+      Map<float> m(static_cast<float*>(data_.get()), rows_, cols_);
+      return f(m);
+    }
+    Map<double> m(static_cast<double*>(data_.get()), rows_, cols_);
+    return f(m);
   }
-  /// The matrix as `Eigen::Matrix<Scalar, …>`; throws `std::bad_variant_access` for the other
-  /// scalar type.
+  /// The matrix as a map of `Scalar`; throws `std::invalid_argument` for the other type.
   template <typename Scalar>
-  const Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>& get() const {
-    return std::get<Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic>>(data_);
+  ConstMap<Scalar> get() const {
+    check_scalar(std::is_same_v<Scalar, float> ? DType::kFloat32 : DType::kFloat64);
+    return ConstMap<Scalar>(static_cast<const Scalar*>(data_.get()), rows_, cols_);
   }
+  /// Keeps the first `cols` columns (at most the present number), without copying.
+  void resize_columns(Eigen::Index cols);
 
  private:
-  std::variant<Eigen::MatrixXf, Eigen::MatrixXd> data_;
+  struct Release {
+    void operator()(void* pointer) const noexcept;
+  };
+  void check_scalar(DType wanted) const;
+  std::size_t bytes() const noexcept;
+
+  std::unique_ptr<void, Release> data_;
+  DType dtype_ = DType::kFloat32;
+  Eigen::Index rows_ = 0, cols_ = 0;
 };
 
 /// A read-only view of a float32 or float64 matrix, for parameters. Matrices, blocks and maps

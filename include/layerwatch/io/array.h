@@ -43,6 +43,9 @@ struct Array {
   std::string shape_string() const;  ///< "(2000, 48)".
 };
 
+/// "(2000, 48)", "(5,)": a shape as numpy prints it.
+std::string shape_string(const std::vector<int64_t>& shape);
+
 /// A (samples × features) matrix from a 2-D (samples, features) array, or a 4-D (N, C, H, W)
 /// array laid out per `conv`, keeping its dtype. Throws `std::invalid_argument` for other
 /// ranks.
