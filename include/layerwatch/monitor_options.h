@@ -81,6 +81,11 @@ struct MonitorOptions {
   /// At `finish()`, write `<log_dir>/report.html` (see `report/html_report.h`) from the
   /// `jsonl` sink's files; needs the bare "jsonl" sink. Default true.
   LAYERWATCH_OPTION(bool, report, AnyValue{}) = true;
+  /// Put LibTorch's CPU tensors of 2 MiB and more on transparent huge pages and reuse their
+  /// memory (`use_huge_page_allocator()`, torch/huge_page_allocator.h), from when the Monitor is
+  /// built. It changes how the whole process allocates tensors, so it is the user's choice.
+  /// Default false.
+  LAYERWATCH_OPTION(bool, huge_pages, AnyValue{}) = false;
   /// The probe pass: when, in what chunks, how many rows.
   LAYERWATCH_OPTION(ProbeOptions, probe, AnyValue{}) = {};
   /// The analysis: metric, reference, threads, queue, snapshot store and memory budget.

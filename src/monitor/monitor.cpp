@@ -2,6 +2,7 @@
 
 #include "layerwatch/core/blas_threads.h"
 #include "layerwatch/report/html_report.h"
+#include "layerwatch/torch/huge_page_allocator.h"
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -127,6 +128,8 @@ Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor prob
   if (!model_) throw std::invalid_argument("Monitor needs a model (got a null module)");
   if (!forward_) throw std::invalid_argument("Monitor needs a probe forward function");
   options_.validate();
+  const HugePageAllocatorStatus huge_pages =
+      options_.huge_pages() ? use_huge_page_allocator() : HugePageAllocatorStatus{};
   if (options_.freeze().policy() != FreezePolicyKind::kNone) {
     freeze_policy_ = std::make_shared<FreezePolicy>(options_.freeze());
     extra_sinks.push_back(freeze_policy_);
@@ -141,6 +144,10 @@ Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor prob
                        probe_inputs_.defined()
                            ? fmt::format("shape [{}]", fmt::join(probe_inputs_.sizes(), ", "))
                            : std::string("undefined tensor")));
+  }
+  if (options_.huge_pages() && (!huge_pages.installed || huge_pages.mode == HugePageMode::kNever ||
+                                huge_pages.mode == HugePageMode::kUnavailable)) {
+    report(MonitorEvent::Kind::kNote, huge_pages.message);
   }
   const int blas = blas_threads(), intra_op = torch::get_num_threads();
   if (blas > 1 && intra_op > 1) {

@@ -43,7 +43,8 @@ TEST(MonitorOptions, ShippedDefaultConfigEqualsTheBuiltInDefaultsInEveryKey) {
   EXPECT_TRUE(options_equal(loaded, MonitorOptions()));
   // Read onto options that differ everywhere, the file must still give the defaults: so it
   // holds every key, and each with the default value.
-  auto changed = MonitorOptions().log_dir("elsewhere").sinks({"csv"}).report(false);
+  auto changed =
+      MonitorOptions().log_dir("elsewhere").sinks({"csv"}).report(false).huge_pages(true);
   changed.probe().every_n_steps(3).per_epoch(2).steps_per_epoch(9).each_epoch(false);
   changed.probe().at_start(false).batch_size(7).sample_cap(99).seed(5);
   changed.probe().conv_layout(similarity::ConvLayout::kPool);
