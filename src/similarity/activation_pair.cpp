@@ -144,7 +144,7 @@ namespace {
 bool canonical_correlations(const Eigen::MatrixXd& cross, const detail::Whitening& wx,
                             const detail::Whitening& wy, Eigen::VectorXd& rho, Eigen::MatrixXd* u,
                             Eigen::MatrixXd* v) {
-  Eigen::MatrixXd m = cross;
+  Eigen::MatrixXd m = linalg::copy_of(cross);
   wx.apply_left(m);
   wy.apply_right(m);
   if (!linalg::singular_values(m, rho, u, v)) return false;

@@ -42,7 +42,7 @@ void mirror_upper(Matrix<T>& c) {
   c.template triangularView<Eigen::StrictlyLower>() = c.transpose();
 }
 
-// Results of a megabyte and more are written on huge pages (the products write every element
+// Results of 4 MiB and more are written on huge pages (the products write every element
 // once, so a fresh buffer would otherwise fault once per 4 KiB).
 template <typename T>
 Matrix<T> result(Eigen::Index rows, Eigen::Index cols) {
@@ -50,6 +50,16 @@ Matrix<T> result(Eigen::Index rows, Eigen::Index cols) {
   detail::advise_huge_pages(c.data(), static_cast<std::size_t>(c.size()) * sizeof(T));
   return c;
 }
+
+}  // namespace
+
+Eigen::MatrixXd copy_of(const Eigen::MatrixXd& a) {
+  Eigen::MatrixXd c = result<double>(a.rows(), a.cols());
+  c = a;  // same size: written into the advised buffer
+  return c;
+}
+
+namespace {
 
 template <typename T>
 Matrix<T> gram_of_columns_impl(const ConstRef<T>& a) {
@@ -186,7 +196,7 @@ bool singular_values(const Eigen::MatrixXd& a, Eigen::VectorXd& values, Eigen::M
     values = ascending.reverse().cwiseMax(0.0).cwiseSqrt();
     return true;
   }
-  Eigen::MatrixXd work = a;
+  Eigen::MatrixXd work = copy_of(a);
   Eigen::MatrixXd uu(m, k), vt(k, n);
   const lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', m, n, work.data(), m, values.data(),
                                          uu.data(), m, vt.data(), k);
@@ -223,7 +233,7 @@ void solve_lower_transposed_right(const Eigen::MatrixXd& l, Eigen::MatrixXd& b) 
 namespace layerwatch::similarity::linalg {
 
 Eigen::MatrixXd lower_times(const Eigen::MatrixXd& l, const Eigen::MatrixXd& b) {
-  Eigen::MatrixXd c = b;
+  Eigen::MatrixXd c = copy_of(b);
   if (c.size() == 0) return c;
   cblas_dtrmm(CblasColMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit,
               static_cast<int>(c.rows()), static_cast<int>(c.cols()), 1.0, l.data(),

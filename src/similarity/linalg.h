@@ -35,6 +35,10 @@ Eigen::MatrixXd to_double(Matrix<T>&& m) {
   }
 }
 
+/// A copy of `a` whose buffer is advised for huge pages before it is written: p × p work copies
+/// of a few megabytes would otherwise fault once per 4 KiB as they are filled.
+Eigen::MatrixXd copy_of(const Eigen::MatrixXd& a);
+
 /// Returns A·Aᵀ (both triangles filled).
 Matrix<double> gram_of_rows(ConstRef<double> a);
 Matrix<float> gram_of_rows(ConstRef<float> a);

@@ -46,7 +46,7 @@ std::shared_ptr<const Whitening> lifted_whitening(ActivationState& side, int64_t
   if (kept == 0 || !(lambda(kept - 1) * kMaxLiftedCondition >= lambda(0))) return nullptr;
   Eigen::MatrixXd v;
   if (!side.eigenvectors(kept, discarded, v)) return nullptr;
-  Eigen::MatrixXd l = side.covariance();
+  Eigen::MatrixXd l = linalg::copy_of(side.covariance());
   if (discarded > 0) {
     const Eigen::VectorXd lift =
         (lambda(kept - 1) - lambda.segment(kept, discarded).array()).matrix();
@@ -80,7 +80,7 @@ void Whitening::apply_right(Eigen::MatrixXd& c) const {
 
 Eigen::MatrixXd Whitening::coefficients(const Eigen::MatrixXd& u) const {
   if (const auto* t = std::get_if<Triangular>(&form)) {
-    Eigen::MatrixXd w = u;
+    Eigen::MatrixXd w = linalg::copy_of(u);
     linalg::solve_lower_transposed_left(t->lower, w);
     return w;
   }
@@ -120,7 +120,7 @@ std::shared_ptr<const Whitening> whiten_top(ActivationState& side, int64_t kept)
 std::shared_ptr<const Whitening> whiten_for_cca(ActivationState& side, double rank_tolerance) {
   // Cholesky costs p³/3 against the tridiagonal form's 4p³/3 plus eigenvectors; use it unless
   // the data are close to collinear.
-  Eigen::MatrixXd l = side.covariance();
+  Eigen::MatrixXd l = linalg::copy_of(side.covariance());
   const double largest = l.diagonal().maxCoeff();
   if (linalg::cholesky_lower(l)) {
     // L_ii² is the variance of feature i not explained by features < i.
