@@ -7,8 +7,10 @@
 //
 // Ends with one JSON line: {"policy":…, "epochs":…, "wall_s":…, "train_s_per_epoch":[…],
 // "test_acc":…, "frozen":{"layer":epoch,…}, "backward_saved_fraction":…, "process_s":…,
-// "steps_s":…, "outside_steps_s":…, "minor_faults":…}: wall_s from the first step, process_s
-// from the start, steps_s the training steps alone, outside_steps_s the rest. Every sink writes
+// "steps_s":…, "outside_steps_s":…, "minor_faults":…, "large_buffers":{"fresh":…,"reused":…}}:
+// wall_s from the first step, process_s from the start, steps_s the training steps alone,
+// outside_steps_s the rest, large_buffers the blocks of 2 MiB and more mapped afresh and
+// reused. Every sink writes
 // into --log-dir (console, convergence.jsonl + events.jsonl, convergence.csv, a TensorBoard
 // event file; choose others with --sink), plus summary.json and report.html at the end.
 // Ctrl-C stops after the current step and leaves complete logs and the report.
@@ -357,6 +359,9 @@ int main(int argc, char** argv) {
   out["minor_faults"] = static_cast<int64_t>(usage.ru_minflt);
   out["huge_pages"] =
       huge_pages ? layerwatch::to_string(layerwatch::transparent_huge_pages()) : "off";
+  // Buffers of 2 MiB and more: mapped afresh (each page faulted once) or reused from the cache.
+  const auto buffers = layerwatch::large_buffer_stats();
+  out["large_buffers"] = {{"fresh", buffers.fresh}, {"reused", buffers.reused}};
   out["train_images"] = n;
   out["blas_threads"] = blas_threads;
   out["seed"] = seed;
