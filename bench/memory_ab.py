@@ -9,8 +9,10 @@ tens of percent within an hour; every figure is printed, with the median and the
 
   compare   `layerwatch compare A B --metric cca --json` on two (10000, 1024) float32 .npy files
   epoch     `fashion_mnist_freeze --policy none --epochs 1 --train-subset 8000`: this build with
-            huge pages (the default), this build with --no-huge-pages, and the baseline
-  --long    also the 6-epoch 20000-image runs (policy none and adaptive, seed 1)
+            huge pages (the default), this build with --no-huge-pages (unless
+            --skip-no-huge-pages), and the baseline
+  --long    also the 6-epoch 20000-image runs (policy none and adaptive, seed 1), --long-repeat
+            rounds of them
 
 Minor page faults come from getrusage of each child; the example reports its own training-step
 time (steps_s) and everything else (outside_steps_s) when the build has them.
@@ -112,7 +114,8 @@ def bench_compare(args, work):
 
 def example_arms(args, extra):
     arms = {"this build": [os.path.join(args.head, "bin/fashion_mnist_freeze")] + extra}
-    arms["this build, --no-huge-pages"] = arms["this build"] + ["--no-huge-pages"]
+    if not args.skip_no_huge_pages:
+        arms["this build, --no-huge-pages"] = arms["this build"] + ["--no-huge-pages"]
     if args.baseline:
         arms["baseline"] = [os.path.join(args.baseline, "bin/fashion_mnist_freeze")] + extra
     return arms
@@ -164,6 +167,10 @@ def main():
     parser.add_argument("--svcca", help="directory holding google/svcca's cca_core.py")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--long", action="store_true", help="also the 6-epoch runs")
+    parser.add_argument("--long-repeat", type=int, default=1,
+                        help="rounds of the 6-epoch runs (default 1)")
+    parser.add_argument("--skip-no-huge-pages", action="store_true",
+                        help="leave out the arm of this build with --no-huge-pages")
     parser.add_argument("--only", choices=["compare", "epoch", "long"], help="run one part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
@@ -178,7 +185,7 @@ def main():
                 bench_example(args, work,
                               f"fashion_mnist_freeze, 6 epochs, 20000 images, seed 1, {policy}",
                               ["--policy", policy, "--epochs", "6", "--train-subset", "20000",
-                               "--seed", "1"], 1)
+                               "--seed", "1"], args.long_repeat)
 
 
 if __name__ == "__main__":
