@@ -65,12 +65,26 @@ bool looks_like_torch_save(const char* bytes, size_t size) {
   return zip || pickle;
 }
 
-std::string read_file_bytes(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!file) throw FileError(path, "cannot open file (missing or unreadable)");
+namespace {
+
+struct OpenFile {
+  std::unique_ptr<FILE, int (*)(FILE*)> file;
+  std::uintmax_t size;
+};
+
+// `path` opened for reading, with its size; a FileError naming it when either fails.
+OpenFile open_for_reading(const std::string& path) {
+  OpenFile open{{std::fopen(path.c_str(), "rb"), &std::fclose}, 0};
   std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw FileError(path, "cannot open file (missing or unreadable)");
+  open.size = std::filesystem::file_size(path, ec);
+  if (!open.file || ec) throw FileError(path, "cannot open file (missing or unreadable)");
+  return open;
+}
+
+}  // namespace
+
+std::string read_file_bytes(const std::string& path) {
+  const auto [file, size] = open_for_reading(path);
   std::string bytes;
   // Read into reserved space without zero-filling it first.
   bytes.reserve(size);
@@ -95,8 +109,8 @@ Matrix stream_npy_rows(const std::string& path, std::FILE* file, const NpyHeader
   matrix.visit([&](auto& out) {
     using Scalar = typename std::decay_t<decltype(out)>::Scalar;
     using RowMajor = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    const Eigen::Index chunk_rows =
-        std::max<Eigen::Index>(1, (Eigen::Index{1} << 20) / std::max<Eigen::Index>(1, p * 4));
+    const Eigen::Index chunk_rows = std::max<Eigen::Index>(
+        1, (Eigen::Index{1} << 20) / std::max<Eigen::Index>(1, p * Eigen::Index{sizeof(Scalar)}));
     RowMajor chunk(std::min(chunk_rows, n), p);
     for (Eigen::Index row = 0; row < n; row += chunk_rows) {
       const Eigen::Index rows = std::min(chunk_rows, n - row);
@@ -113,10 +127,7 @@ Matrix stream_npy_rows(const std::string& path, std::FILE* file, const NpyHeader
 Matrix read_sample_matrix(const std::string& path, const similarity::ConvLayoutOptions& conv,
                           std::vector<int64_t>* shape) {
   if (std::filesystem::is_directory(path)) throw FileError(path, "is a directory, not a file");
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
-  std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (!file || ec) throw FileError(path, "cannot open file (missing or unreadable)");
+  auto [file, size] = open_for_reading(path);
   // The first kilobytes say what the file is; a plain 2-D .npy is streamed from there.
   std::vector<char> head(std::min<std::uintmax_t>(size, 1 << 16));
   if (!head.empty() && std::fread(head.data(), 1, head.size(), file.get()) != head.size()) {

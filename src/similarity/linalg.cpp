@@ -4,8 +4,8 @@
 #include <lapacke.h>
 
 #include <algorithm>
-
 #include <vector>
+
 #include "layerwatch/core/huge_pages.h"
 
 namespace layerwatch::similarity::linalg {
@@ -50,16 +50,6 @@ Matrix<T> result(Eigen::Index rows, Eigen::Index cols) {
   detail::advise_huge_pages(c.data(), static_cast<std::size_t>(c.size()) * sizeof(T));
   return c;
 }
-
-}  // namespace
-
-Eigen::MatrixXd copy_of(const Eigen::MatrixXd& a) {
-  Eigen::MatrixXd c = result<double>(a.rows(), a.cols());
-  c = a;  // same size: written into the advised buffer
-  return c;
-}
-
-namespace {
 
 template <typename T>
 Matrix<T> gram_of_columns_impl(const ConstRef<T>& a) {
@@ -106,6 +96,12 @@ Matrix<T> times_impl(const ConstRef<T>& a, const ConstRef<T>& b) {
 }
 
 }  // namespace
+
+Eigen::MatrixXd copy_of(const Eigen::MatrixXd& a) {
+  Eigen::MatrixXd c = result<double>(a.rows(), a.cols());
+  c = a;  // same size: written into the advised buffer
+  return c;
+}
 
 Matrix<double> gram_of_columns(ConstRef<double> a) { return gram_of_columns_impl(a); }
 Matrix<float> gram_of_columns(ConstRef<float> a) { return gram_of_columns_impl(a); }
