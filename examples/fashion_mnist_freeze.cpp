@@ -14,6 +14,11 @@
 // into --log-dir (console, convergence.jsonl + events.jsonl, convergence.csv, a TensorBoard
 // event file; choose others with --sink), plus summary.json and report.html at the end.
 // Ctrl-C stops after the current step and leaves complete logs and the report.
+//
+// With --checkpoint-dir DIR, every epoch end writes DIR/epoch-NNNN.pt (model, optimizer,
+// monitor, the random generator's state and the data order's position) atomically: the
+// previous checkpoint stays valid until the new one is complete. --resume continues from DIR's
+// newest checkpoint, and the logs continue where that checkpoint left them.
 
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -32,6 +37,7 @@
 
 #include "fashion_mnist_data.h"
 #include "layerwatch/core/blas_threads.h"
+#include "layerwatch/io/checkpoint.h"
 #include "layerwatch/report/html_report.h"
 #include "layerwatch/torch/huge_page_allocator.h"
 #include "layerwatch/torch/monitor.h"
@@ -148,6 +154,125 @@ void write_summary_and_report(const nlohmann::json& summary,
   }
 }
 
+// A checkpoint that cannot be used: the example says why and exits with code 3.
+struct CheckpointProblem : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// What must be equal for a checkpoint to continue this command's run.
+std::string run_identity(const std::string& policy, int epochs, int64_t train_subset, int batch,
+                         int seed, double lr, int probe_size) {
+  return fmt::format("policy={} epochs={} train_subset={} batch={} seed={} lr={} probe={}", policy,
+                     epochs, train_subset, batch, seed, lr, probe_size);
+}
+
+// Checkpoints of one run: DIR/epoch-NNNN.pt, written atomically; the two newest are kept.
+class Checkpoints {
+ public:
+  explicit Checkpoints(std::string dir) : dir_(std::move(dir)) {}
+
+  // The newest complete checkpoint (temporary files have other names), or empty.
+  std::string newest() const {
+    std::string best;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      const auto name = entry.path().filename().string();
+      if (name.size() == 13 && name.rfind("epoch-", 0) == 0 && name.compare(10, 3, ".pt") == 0 &&
+          name > std::filesystem::path(best).filename().string())
+        best = entry.path().string();
+    }
+    return best;
+  }
+
+  void save(int epoch, int64_t step, const std::string& identity, Cnn& model,
+            torch::optim::Optimizer& optimizer, layerwatch::Monitor* monitor) {
+    torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+    model->save(model_archive);
+    optimizer.save(optimizer_archive);
+    archive.write("model", model_archive);
+    archive.write("optimizer", optimizer_archive);
+    if (monitor) monitor->save(archive);
+    {
+      auto generator = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      archive.write("rng", generator.get_state());
+    }
+    archive.write("epoch", torch::tensor(static_cast<int64_t>(epoch)));
+    archive.write("step", torch::tensor(step));
+    archive.write("run", c10::IValue(identity));
+    const auto path = path_of(epoch);
+    layerwatch::write_file_atomically(
+        path, [&](const std::string& temporary) { archive.save_to(temporary); });
+    // The newest two stay: the new one, and the one before it in case the new one is damaged.
+    std::error_code ec;
+    if (epoch > 2) std::filesystem::remove(path_of(epoch - 2), ec);
+  }
+
+  struct Position {
+    int epoch = 0;
+    int64_t step = 0;
+  };
+
+  // Loads `path` into the model, the monitor and the optimizer, in that order, and restores
+  // the generator. Throws CheckpointProblem naming the file and what is wrong.
+  Position load(const std::string& path, const std::string& identity, Cnn& model,
+                torch::optim::Optimizer& optimizer, layerwatch::Monitor* monitor) {
+    const auto problem = [&](const std::string& what) {
+      return CheckpointProblem(fmt::format("checkpoint {}: {}", path, what));
+    };
+    torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+    try {
+      archive.load_from(path);
+    } catch (const c10::Error& e) {
+      throw problem(
+          fmt::format("unreadable (truncated or corrupt): {}", e.what_without_backtrace()));
+    }
+    c10::IValue run;
+    torch::Tensor epoch, step, rng;
+    try {
+      archive.read("run", run);
+      archive.read("epoch", epoch);
+      archive.read("step", step);
+      archive.read("rng", rng);
+    } catch (const c10::Error& e) {
+      throw problem(
+          fmt::format("not a checkpoint of this example: {}", e.what_without_backtrace()));
+    }
+    if (!run.isString() || run.toStringRef() != identity) {
+      throw problem(fmt::format("it continues another run ({}); this command is {}",
+                                run.isString() ? run.toStringRef() : "?", identity));
+    }
+    try {
+      archive.read("model", model_archive);
+      model->load(model_archive);
+    } catch (const c10::Error& e) {
+      throw problem(fmt::format("its model does not fit this one: {}", e.what_without_backtrace()));
+    }
+    try {
+      if (monitor) monitor->load(archive);  // re-freezes before the optimizer's state comes in
+    } catch (const layerwatch::CheckpointError& e) {
+      throw problem(e.what());
+    }
+    try {
+      archive.read("optimizer", optimizer_archive);
+      optimizer.load(optimizer_archive);
+    } catch (const c10::Error& e) {
+      throw problem(
+          fmt::format("its optimizer state does not fit: {}", e.what_without_backtrace()));
+    }
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng);
+    return {static_cast<int>(epoch.item<int64_t>()), step.item<int64_t>()};
+  }
+
+ private:
+  std::string path_of(int epoch) const {
+    return (std::filesystem::path(dir_) / fmt::format("epoch-{:04d}.pt", epoch)).string();
+  }
+  std::string dir_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,7 +282,8 @@ int main(int argc, char** argv) {
   int epochs = 6, seed = 0, probe_size = 500, batch = 128, blas_threads = 1;
   int64_t train_subset = 0;
   double lr = 0.05;
-  bool eval_each_epoch = false, no_monitor = false, huge_pages = true;
+  bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
+  std::string checkpoint_dir;
   std::vector<std::string> sinks;
   app.add_option("--policy", policy, "Freeze policy")
       ->check(CLI::IsMember({"none", "linear", "adaptive"}));
@@ -188,7 +314,17 @@ int main(int argc, char** argv) {
   app.add_flag("--huge-pages,!--no-huge-pages", huge_pages,
                "LibTorch's CPU tensors on transparent huge pages, their memory reused "
                "(layerwatch::use_huge_page_allocator; default on)");
+  app.add_option("--checkpoint-dir", checkpoint_dir,
+                 "Write a checkpoint (model, optimizer, monitor, random state) at every epoch end "
+                 "into this directory");
+  app.add_flag("--resume", resume,
+               "Continue from the newest checkpoint in --checkpoint-dir (started afresh if there "
+               "is none)");
   CLI11_PARSE(app, argc, argv);
+  if (resume && checkpoint_dir.empty()) {
+    fmt::print(stderr, "fashion_mnist_freeze: --resume needs --checkpoint-dir DIR\n");
+    return 2;
+  }
 
   layerwatch::MonitorOptions options;
   try {
@@ -244,6 +380,32 @@ int main(int argc, char** argv) {
     return monitor ? monitor->frozen_layers() : std::vector<std::string>{};
   };
 
+  const std::string identity =
+      run_identity(policy, epochs, train_subset, batch, seed, lr, probe_size);
+  Checkpoints checkpoints(checkpoint_dir);
+  int completed = 0;
+  int64_t step = 0;
+  std::string resumed_from;
+  if (resume) {
+    const auto newest = checkpoints.newest();
+    if (newest.empty()) {
+      fmt::print("fashion_mnist_freeze: no checkpoint in {}: starting from the beginning\n",
+                 checkpoint_dir);
+    } else {
+      try {
+        const auto position = checkpoints.load(newest, identity, model, optimizer, monitor.get());
+        completed = position.epoch;
+        step = position.step;
+        resumed_from = newest;
+      } catch (const CheckpointProblem& e) {
+        fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
+        return 3;
+      }
+      fmt::print("fashion_mnist_freeze: resuming from {}: {} of {} epochs done, step {}\n", newest,
+                 completed, epochs, step);
+    }
+  }
+
   std::signal(SIGINT, on_interrupt);
   const int64_t total_steps = steps_per_epoch * epochs;
   fmt::print(
@@ -255,10 +417,9 @@ int main(int argc, char** argv) {
   const auto run_start = Clock::now();
   std::vector<double> train_seconds;
   double backward_seconds = 0, backward_reference = 0, step_seconds = 0;
-  int64_t backward_steps = 0, reference_steps = 0, step = 0;
+  int64_t backward_steps = 0, reference_steps = 0;
   double test_acc = 0;
-  int completed = 0;
-  for (int epoch = 1; epoch <= epochs && !g_interrupted; ++epoch) {
+  for (int epoch = completed + 1; epoch <= epochs && !g_interrupted; ++epoch) {
     // The monitor's train() keeps frozen layers' BatchNorm in eval mode.
     if (monitor) {
       monitor->train();
@@ -313,6 +474,15 @@ int main(int argc, char** argv) {
                loss_sum / static_cast<double>(done), train_seconds.back(), accuracy_text,
                frozen.empty() ? "none" : fmt::format("{}", fmt::join(frozen, ", ")));
     completed = epoch;
+    if (!checkpoint_dir.empty()) {
+      try {
+        checkpoints.save(epoch, step, identity, model, optimizer, monitor.get());
+      } catch (const std::exception& e) {
+        // Training goes on; the previous checkpoint is still complete.
+        fmt::print(stderr, "fashion_mnist_freeze: checkpoint of epoch {} not written: {}\n", epoch,
+                   e.what());
+      }
+    }
   }
   if (g_interrupted) {
     fmt::print(stderr,
@@ -321,6 +491,9 @@ int main(int argc, char** argv) {
                completed, step, options.log_dir());
   }
   if (monitor) monitor->finish();
+  // A resume from the last epoch's checkpoint trains nothing more, but still reports.
+  if (!g_interrupted && completed == epochs && train_seconds.empty())
+    test_acc = accuracy(model, test);
 
   const double per_step_reference =
       reference_steps > 0 ? backward_reference / static_cast<double>(reference_steps) : 0;
@@ -366,6 +539,7 @@ int main(int argc, char** argv) {
   out["blas_threads"] = blas_threads;
   out["seed"] = seed;
   if (g_interrupted) out["interrupted"] = true;
+  if (!resumed_from.empty()) out["resumed_from"] = resumed_from;
   if (monitor) write_summary_and_report(out, options);
   fmt::print("{}\n", out.dump());
   return g_interrupted ? 130 : 0;

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -61,7 +62,7 @@ Job event_job(MonitorEvent event) {
 struct SinkSlot {
   std::shared_ptr<Sink> sink;
   bool console = false;
-  bool failed = false;  // reported once; later failures are only counted
+  bool failed = false;  // reported once and disabled: only close() is called after that
   bool closed = false;
 };
 
@@ -101,8 +102,10 @@ class ActivationCache {
 
 class Analyzer::Impl {
  public:
-  Impl(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks);
+  Impl(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks,
+       const CheckpointContents* resume_from);
   ~Impl();
+  CheckpointContents save_state();
 
   void add_snapshot(Snapshot snapshot);
   void check_budget(const std::vector<Snapshot>& pass);
@@ -151,13 +154,19 @@ class Analyzer::Impl {
   std::vector<std::thread> workers_;
 };
 
-Analyzer::Impl::Impl(AnalyzerOptions options_in, std::vector<std::shared_ptr<Sink>> sinks)
+Analyzer::Impl::Impl(AnalyzerOptions options_in, std::vector<std::shared_ptr<Sink>> sinks,
+                     const CheckpointContents* resume_from)
     : options(std::move(options_in)), store(options.store()), cache_(options.precision()) {
   validate_options(options);
   std::vector<MonitorEvent> open_errors;
+  const nlohmann::json no_state;
+  const auto& sink_states = resume_from ? resume_from->state.value("sinks", no_state) : no_state;
   for (auto& sink : sinks) {
     if (!sink) continue;
     try {
+      if (sink_states.is_object() && sink_states.contains(sink->name())) {
+        sink->restore_state(sink_states.at(sink->name()));
+      }
       sink->open();
       const bool is_console = dynamic_cast<const ConsoleSink*>(sink.get()) != nullptr;
       sinks_.push_back(std::make_unique<SinkSlot>(SinkSlot{sink, is_console}));
@@ -171,6 +180,15 @@ Analyzer::Impl::Impl(AnalyzerOptions options_in, std::vector<std::shared_ptr<Sin
   }
   for (const auto& slot : sinks_) console = console || slot->console;
   for (auto& event : open_errors) announce(std::move(event));
+  if (resume_from) {
+    const auto counters = resume_from->state.value("counters", nlohmann::json::object());
+    records_ = counters.value("records", int64_t{0});
+    failed_ = counters.value("failed", int64_t{0});
+    skipped_ = counters.value("skipped", int64_t{0});
+    budget_checked_ = counters.value("budget_checked", false);
+    for (const auto& item : resume_from->snapshots)
+      store.push(Snapshot(*item.snapshot), item.pinned);
+  }
   for (int64_t i = 0; i < options.threads(); ++i) workers_.emplace_back([this] { worker(); });
 }
 
@@ -195,6 +213,38 @@ Analyzer::Impl::~Impl() {
     std::lock_guard<std::mutex> lock(delivery_mutex_);
     for_each_sink("close", [](Sink& s) { s.close(); });
   }
+}
+
+CheckpointContents Analyzer::Impl::save_state() {
+  flush();
+  CheckpointContents contents;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    contents.state["counters"] = {{"records", records_.load()},
+                                  {"failed", failed_.load()},
+                                  {"skipped", skipped_},
+                                  {"budget_checked", budget_checked_}};
+  }
+  nlohmann::json sink_states = nlohmann::json::object();
+  {
+    std::lock_guard<std::mutex> lock(delivery_mutex_);
+    for (auto& slot : sinks_) {
+      if (slot->closed) continue;
+      // A sink that cannot say where it stands starts afresh on resume; the others continue.
+      try {
+        auto state = slot->sink->save_state();
+        if (!state.is_null()) sink_states[slot->sink->name()] = std::move(state);
+      } catch (const std::exception& e) {
+        fmt::print(stderr, "layerwatch: sink {} left out of the checkpoint: {}\n",
+                   slot->sink->name(), e.what());
+      }
+    }
+  }
+  contents.state["sinks"] = std::move(sink_states);
+  for (auto& item : store.contents()) {
+    contents.snapshots.push_back(CheckpointSnapshot{std::move(item.snapshot), item.pinned});
+  }
+  return contents;
 }
 
 void Analyzer::Impl::announce(MonitorEvent event) {
@@ -497,7 +547,9 @@ void Analyzer::Impl::for_each_sink(const char* what, Call&& call) {
   const bool closing = std::string(what) == "close";
   std::vector<std::pair<const SinkSlot*, std::string>> first_failures;
   for (auto& slot : sinks_) {
-    if (slot->closed) continue;
+    // A failed sink (a full disk, a removed directory) is disabled: a log with holes in it
+    // would mislead more than one that stops where it failed and says so.
+    if (slot->closed || (slot->failed && !closing)) continue;
     std::string error;
     try {
       call(*slot->sink);
@@ -512,8 +564,8 @@ void Analyzer::Impl::for_each_sink(const char* what, Call&& call) {
     if (slot->failed) continue;
     slot->failed = true;
     first_failures.emplace_back(
-        slot.get(), fmt::format("sink {} failed in {}: {}; training goes on, further failures of "
-                                "this sink are only counted",
+        slot.get(), fmt::format("sink {} failed in {}: {}; the sink is disabled, training and "
+                                "the other sinks go on",
                                 slot->sink->name(), what, error));
   }
   // A sink's first failure is said once: by the console sink when one works (else on stderr),
@@ -548,8 +600,11 @@ AnalyzerStats Analyzer::Impl::stats() const {
 
 // ---- the public face ----------------------------------------------------------------------
 
-Analyzer::Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks)
-    : impl_(std::make_unique<Impl>(std::move(options), std::move(sinks))) {}
+Analyzer::Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks,
+                   const CheckpointContents* resume_from)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(sinks), resume_from)) {}
+
+CheckpointContents Analyzer::save_state() { return impl_->save_state(); }
 
 Analyzer::~Analyzer() = default;
 

@@ -154,4 +154,17 @@ SnapshotStore::Stats SnapshotStore::stats() const {
   return Stats{stored_, evicted_, refused_, accounting_->live.load(), accounting_->peak.load()};
 }
 
+std::vector<SnapshotStore::Item> SnapshotStore::contents() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::pair<uint64_t, Item>> all;
+  for (const auto& [layer, ring] : rings_) {
+    for (const auto& e : ring) all.push_back({e.sequence, Item{e.snapshot, e.pinned}});
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Item> items;
+  items.reserve(all.size());
+  for (auto& [sequence, item] : all) items.push_back(std::move(item));
+  return items;
+}
+
 }  // namespace layerwatch

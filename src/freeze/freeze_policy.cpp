@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <utility>
 
@@ -113,6 +114,57 @@ void FreezePolicy::end_epoch(int64_t epoch) {
                               layers_.size(), due, options_.planned_epochs()),
                   std::nan(""));
   }
+}
+
+namespace {
+
+// NaN (the linear schedule's "no signal") as JSON null and back.
+nlohmann::json number_or_null(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
+}
+double number_or_nan(const nlohmann::json& value) {
+  return value.is_number() ? value.get<double>() : std::nan("");
+}
+
+}  // namespace
+
+nlohmann::json FreezePolicy::save_state() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  nlohmann::json last_value = nlohmann::json::object();
+  for (const auto& [layer, value] : last_value_) last_value[layer] = number_or_null(value);
+  nlohmann::json pending = nlohmann::json::array();
+  for (const auto& d : pending_) {
+    pending.push_back({{"layer", d.layer},
+                       {"step", d.step},
+                       {"epoch", d.epoch},
+                       {"reason", d.reason},
+                       {"value", number_or_null(d.value)}});
+  }
+  return {{"streak", streak_},
+          {"last_value", last_value},
+          {"decided", decided_},
+          {"pending", pending},
+          {"metric", similarity::to_string(metric_)},
+          {"last_step", last_step_}};
+}
+
+void FreezePolicy::restore_state(const nlohmann::json& state) {
+  if (!state.is_object()) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  streak_ = state.value("streak", std::map<std::string, int64_t>{});
+  decided_ = state.value("decided", std::map<std::string, int64_t>{});
+  last_value_.clear();
+  const auto last_values = state.value("last_value", nlohmann::json::object());
+  for (const auto& [layer, value] : last_values.items()) last_value_[layer] = number_or_nan(value);
+  pending_.clear();
+  const auto pending = state.value("pending", nlohmann::json::array());
+  for (const auto& d : pending) {
+    pending_.push_back(FreezeDecision{
+        d.at("layer").get<std::string>(), d.at("step").get<int64_t>(), d.at("epoch").get<int64_t>(),
+        d.at("reason").get<std::string>(), number_or_nan(d.at("value"))});
+  }
+  metric_ = similarity::parse_metric(state.value("metric", std::string("svcca")));
+  last_step_ = state.value("last_step", int64_t{0});
 }
 
 }  // namespace layerwatch

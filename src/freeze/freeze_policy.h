@@ -41,6 +41,9 @@ class FreezePolicy : public Sink {
   std::string name() const override { return "freeze-policy"; }
   void write(const ConvergenceRecord& record) override;
   void end_epoch(int64_t epoch) override;
+  /// Streaks, last values, the layers decided and the decisions not yet applied.
+  nlohmann::json save_state() override;
+  void restore_state(const nlohmann::json& state) override;
 
  private:
   void decide_adaptive_locked(int64_t step, int64_t epoch);

@@ -13,8 +13,7 @@
 #include <set>
 
 #include "capture/probe_capture.h"
-#include "freeze/freeze_controller.h"
-#include "freeze/freeze_policy.h"
+#include "monitor/monitor_impl.h"
 
 namespace layerwatch {
 namespace {
@@ -54,69 +53,6 @@ std::vector<std::shared_ptr<Sink>> build_sinks(const MonitorOptions& options,
 
 }  // namespace
 
-class Monitor::Impl {
- public:
-  Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs, ProbeForward forward,
-       MonitorOptions options, std::vector<std::shared_ptr<Sink>> extra_sinks);
-
-  CaptureHandle watch(torch::nn::Sequential& sequential, WatchOptions options);
-  CaptureHandle capture_handle(const std::string& name);
-  void attach_optimizer(torch::optim::Optimizer& optimizer);
-  void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
-  void train(bool on);
-  std::vector<std::string> frozen_layers() const;
-  void step();
-  void end_epoch();
-  void probe();
-  void flush();
-  void finish();
-  MonitorStats stats() const;
-
-  MonitorOptions options_;
-  std::unique_ptr<Analyzer> analyzer_;
-  bool probing_ = true;
-
- private:
-  void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
-  void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
-  // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
-  void keep_frozen_batchnorm_in_eval();
-  void apply_freeze_decisions();
-  // True when step `in_epoch` (counted from the epoch's start) is one of the evenly spaced
-  // probes of `probe.per_epoch` before the epoch's end.
-  bool within_epoch_probe_due(int64_t in_epoch) const;
-  // With freeze.wait_for_decisions: lets the analyzer catch up, then applies its decisions.
-  void wait_for_freeze_decisions();
-  // The HTML report from the jsonl log, at finish(); failures are printed, never thrown.
-  void write_report_file();
-  // Tells the policy the freezable layers, in forward order (watch order).
-  void publish_freeze_order();
-
-  struct FreezeTarget {
-    std::string name;
-    std::vector<std::shared_ptr<torch::nn::Module>> modules;
-    torch::nn::Sequential sequential{nullptr};  // the watched Sequential, if any
-  };
-
-  std::shared_ptr<torch::nn::Module> model_;
-  torch::Tensor probe_inputs_;
-  ProbeForward forward_;
-  std::shared_ptr<std::set<std::string>> disabled_;
-  std::shared_ptr<FreezePolicy> freeze_policy_;
-  std::unique_ptr<FreezeController> freeze_controller_;
-  std::vector<FreezeTarget> freeze_targets_;
-  std::vector<FrozenLayer> frozen_;
-  bool reported_missing_optimizer_ = false;
-  bool reported_frozen_batchnorm_ = false;
-  bool finished_ = false;
-  int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;
-  int64_t epoch_start_step_ = 0;      // steps_ when the current epoch began
-  int64_t previous_epoch_steps_ = 0;  // length of the last completed epoch (0: none yet)
-  int64_t last_probe_step_ = -1;      // steps_ at the last probe pass (−1: none yet)
-  double probe_seconds_ = 0;
-  double decision_wait_seconds_ = 0;
-};
-
 Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs,
                     ProbeForward forward, MonitorOptions options,
                     std::vector<std::shared_ptr<Sink>> extra_sinks)
@@ -134,8 +70,7 @@ Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor prob
     freeze_policy_ = std::make_shared<FreezePolicy>(options_.freeze());
     extra_sinks.push_back(freeze_policy_);
   }
-  analyzer_ = std::make_unique<Analyzer>(options_.analysis(),
-                                         build_sinks(options_, std::move(extra_sinks)));
+  extra_sinks_ = std::move(extra_sinks);
   if (!probe_inputs_.defined() || probe_inputs_.dim() == 0 || probe_inputs_.size(0) == 0) {
     probing_ = false;
     report(MonitorEvent::Kind::kCaptureError,
@@ -161,9 +96,26 @@ Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor prob
   }
 }
 
+void Monitor::Impl::start(const CheckpointContents* resume) {
+  if (analyzer_) return;
+  analyzer_ = std::make_unique<Analyzer>(options_.analysis(),
+                                         build_sinks(options_, std::move(extra_sinks_)), resume);
+  for (auto& event : std::exchange(early_events_, {})) analyzer_->announce(std::move(event));
+}
+
+Analyzer& Monitor::Impl::analyzer() {
+  start();
+  return *analyzer_;
+}
+
 void Monitor::Impl::report(MonitorEvent::Kind kind, const std::string& message,
                            const std::string& layer) {
-  analyzer_->announce(MonitorEvent::make(kind, steps_, epochs_, message, layer));
+  auto event = MonitorEvent::make(kind, steps_, epochs_, message, layer);
+  if (analyzer_) {
+    analyzer_->announce(std::move(event));
+  } else {
+    early_events_.push_back(std::move(event));
+  }
 }
 
 CaptureHandle Monitor::Impl::watch(torch::nn::Sequential& sequential, WatchOptions options) {
@@ -251,7 +203,7 @@ void Monitor::Impl::apply_freeze_decisions() {
                     applied.autograd_skipped ? "; runs without autograd" : ""),
         d.layer, applied.parameters);
     event.value = d.value;
-    analyzer_->add_event(std::move(event));
+    analyzer().add_event(std::move(event));
   }
 }
 
@@ -281,6 +233,7 @@ void Monitor::Impl::keep_frozen_batchnorm_in_eval() {
 }
 
 void Monitor::Impl::step() {
+  start();
   ++steps_;
   keep_frozen_batchnorm_in_eval();
   apply_freeze_decisions();
@@ -294,6 +247,7 @@ void Monitor::Impl::step() {
 }
 
 void Monitor::Impl::end_epoch() {
+  start();
   keep_frozen_batchnorm_in_eval();
   apply_freeze_decisions();
   ++epochs_;
@@ -319,13 +273,14 @@ bool Monitor::Impl::within_epoch_probe_due(int64_t in_epoch) const {
 void Monitor::Impl::wait_for_freeze_decisions() {
   if (!freeze_policy_ || !options_.freeze().wait_for_decisions()) return;
   const auto start = std::chrono::steady_clock::now();
-  analyzer_->flush();
+  analyzer().flush();
   decision_wait_seconds_ +=
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   apply_freeze_decisions();
 }
 
 void Monitor::Impl::probe() {
+  start();
   if (!probing_ || finished_) return;
   last_probe_step_ = steps_;
   const auto start = std::chrono::steady_clock::now();
@@ -387,11 +342,11 @@ void Monitor::Impl::probe_failed(const std::string& what,
   probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-void Monitor::Impl::flush() { analyzer_->flush(); }
+void Monitor::Impl::flush() { analyzer().flush(); }
 
 void Monitor::Impl::finish() {
   if (finished_) return;
-  analyzer_->finish();
+  analyzer().finish();
   finished_ = true;
   write_report_file();
 }
@@ -421,7 +376,7 @@ MonitorStats Monitor::Impl::stats() const {
   s.decision_wait_seconds = decision_wait_seconds_;
   s.capture_errors = capture_errors_;
   s.frozen = frozen_;
-  s.analyzer = analyzer_->stats();
+  if (analyzer_) s.analyzer = analyzer_->stats();
   return s;
 }
 
@@ -457,7 +412,7 @@ void Monitor::flush() { impl_->flush(); }
 void Monitor::finish() { impl_->finish(); }
 MonitorStats Monitor::stats() const { return impl_->stats(); }
 const MonitorOptions& Monitor::options() const { return impl_->options_; }
-Analyzer& Monitor::analyzer() { return *impl_->analyzer_; }
+Analyzer& Monitor::analyzer() { return impl_->analyzer(); }
 bool Monitor::probing() const { return impl_->probing_; }
 
 }  // namespace layerwatch

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 namespace layerwatch {
 namespace {
@@ -107,6 +108,20 @@ void ConsoleSink::close() {
     fmt::print(stream_, "\n");
   }
   std::fflush(stream_);
+}
+
+nlohmann::json ConsoleSink::save_state() {
+  nlohmann::json shown = nlohmann::json::object();
+  for (const auto& [layer, value] : last_value_) {
+    if (std::isfinite(value)) shown[layer] = value;
+  }
+  return {{"layer_order", layer_order_}, {"last_value", shown}};
+}
+
+void ConsoleSink::restore_state(const nlohmann::json& state) {
+  if (!state.is_object()) return;
+  layer_order_ = state.value("layer_order", std::vector<std::string>{});
+  last_value_ = state.value("last_value", std::map<std::string, double>{});
 }
 
 }  // namespace layerwatch

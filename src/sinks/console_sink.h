@@ -28,6 +28,9 @@ class ConsoleSink : public Sink {
   void write_event(const MonitorEvent& event) override;
   void end_epoch(int64_t epoch) override;
   void close() override;
+  /// The layer order and the values shown at the last summary, so the trend arrows continue.
+  nlohmann::json save_state() override;
+  void restore_state(const nlohmann::json& state) override;
 
  private:
   std::FILE* stream_;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
+#include <utility>
 
 #include "log_file.h"
 
@@ -28,8 +30,10 @@ CsvSink::~CsvSink() { close(); }
 
 void CsvSink::open() {
   close();
-  file_ = detail::open_log_file(path_);
-  detail::write_log_line(file_, "step,epoch,layer,reference,metric,value,status", path_);
+  const auto resume = std::exchange(resume_, {});
+  file_ = detail::open_log_file(path_, resume);
+  if (!resume)
+    detail::write_log_line(file_, "step,epoch,layer,reference,metric,value,status", path_);
 }
 
 void CsvSink::write(const ConvergenceRecord& r) {
@@ -47,6 +51,12 @@ void CsvSink::write(const ConvergenceRecord& r) {
 void CsvSink::end_epoch(int64_t /*epoch*/) { flush(); }
 
 void CsvSink::flush() { detail::flush_log_file(file_, path_); }
+
+nlohmann::json CsvSink::save_state() { return detail::log_file_position(file_, path_); }
+
+void CsvSink::restore_state(const nlohmann::json& state) {
+  resume_ = detail::resume_bytes(state, path_);
+}
 
 void CsvSink::close() { detail::close_log_file(&file_); }
 

@@ -10,6 +10,7 @@
 /// "final:<layer>".
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "layerwatch/sinks/sink.h"
@@ -29,10 +30,14 @@ class CsvSink : public Sink {
   void end_epoch(int64_t epoch) override;
   void flush() override;
   void close() override;
+  /// The file\'s path and size.
+  nlohmann::json save_state() override;
+  void restore_state(const nlohmann::json& state) override;
 
  private:
   std::string path_;
   std::FILE* file_ = nullptr;
+  std::optional<uint64_t> resume_;
 };
 
 }  // namespace layerwatch

@@ -1,6 +1,7 @@
 #include "sinks/jsonl_sink.h"
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "log_file.h"
 #include "sinks/record_json.h"
@@ -17,9 +18,9 @@ JsonlSink::~JsonlSink() { close(); }
 
 void JsonlSink::open() {
   close();
-  records_ = detail::open_log_file(path_);
+  records_ = detail::open_log_file(path_, std::exchange(resume_records_, {}));
   try {
-    events_ = detail::open_log_file(events_path_);
+    events_ = detail::open_log_file(events_path_, std::exchange(resume_events_, {}));
   } catch (...) {
     close();
     throw;
@@ -39,6 +40,17 @@ void JsonlSink::end_epoch(int64_t /*epoch*/) { flush(); }
 void JsonlSink::flush() {
   detail::flush_log_file(records_, path_);
   detail::flush_log_file(events_, events_path_);
+}
+
+nlohmann::json JsonlSink::save_state() {
+  return {{"records", detail::log_file_position(records_, path_)},
+          {"events", detail::log_file_position(events_, events_path_)}};
+}
+
+void JsonlSink::restore_state(const nlohmann::json& state) {
+  if (!state.is_object()) return;
+  resume_records_ = detail::resume_bytes(state.value("records", nlohmann::json()), path_);
+  resume_events_ = detail::resume_bytes(state.value("events", nlohmann::json()), events_path_);
 }
 
 void JsonlSink::close() {

@@ -6,13 +6,15 @@
 /// complete lines behind.
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "layerwatch/sinks/sink.h"
 
 namespace layerwatch {
 
-/// JSON Lines sink. The files are truncated at `open()` (one run per log directory).
+/// JSON Lines sink. The files are truncated at `open()` (one run per log directory), or after
+/// `restore_state`, continued from the checkpoint's sizes.
 class JsonlSink : public Sink {
  public:
   /// `path`: the records file; its directory is created if missing.
@@ -27,6 +29,9 @@ class JsonlSink : public Sink {
   void end_epoch(int64_t epoch) override;
   void flush() override;
   void close() override;
+  /// Both files' paths and sizes.
+  nlohmann::json save_state() override;
+  void restore_state(const nlohmann::json& state) override;
 
   const std::string& path() const { return path_; }
   const std::string& events_path() const { return events_path_; }
@@ -36,6 +41,7 @@ class JsonlSink : public Sink {
   std::string events_path_;
   std::FILE* records_ = nullptr;
   std::FILE* events_ = nullptr;
+  std::optional<uint64_t> resume_records_, resume_events_;
 };
 
 }  // namespace layerwatch

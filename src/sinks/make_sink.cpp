@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "layerwatch/sinks/sink.h"
@@ -18,6 +19,10 @@ std::string resolve(const std::string& path, const std::string& log_dir) {
 }
 
 }  // namespace
+
+nlohmann::json Sink::save_state() { return nullptr; }
+
+void Sink::restore_state(const nlohmann::json& /*state*/) {}
 
 std::shared_ptr<Sink> make_sink(const std::string& spec, const std::string& log_dir) {
   const auto colon = spec.find(':');

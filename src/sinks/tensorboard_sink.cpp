@@ -66,6 +66,18 @@ void TensorBoardSink::open() {
   matrices_.clear();
   matrix_layer_order_.clear();
   last_step_ = 0;
+  if (resume_.is_object()) {
+    const auto& previous = resume_.value("file", nlohmann::json());
+    const std::string previous_path = previous.value("path", std::string());
+    if (const auto bytes = detail::resume_bytes(previous, previous_path)) {
+      std::FILE* cut = detail::open_log_file(previous_path, bytes);
+      detail::close_log_file(&cut);
+    }
+    for (const auto& layer : resume_.value("frozen", nlohmann::json::array()))
+      if (layer.is_string()) frozen_.insert(layer.get<std::string>());
+    last_step_ = resume_.value("last_step", int64_t{0});
+    resume_ = nullptr;
+  }
   tb::Event event;
   event.set_wall_time(wall_time_now());
   event.set_step(0);
@@ -122,6 +134,14 @@ void TensorBoardSink::end_epoch(int64_t /*epoch*/) {
   write_frozen_count(last_step_);
   flush();
 }
+
+nlohmann::json TensorBoardSink::save_state() {
+  return {{"file", detail::log_file_position(file_, path_)},
+          {"frozen", frozen_},
+          {"last_step", last_step_}};
+}
+
+void TensorBoardSink::restore_state(const nlohmann::json& state) { resume_ = state; }
 
 void TensorBoardSink::flush() { detail::flush_log_file(file_, path_); }
 

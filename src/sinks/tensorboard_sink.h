@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "layerwatch/sinks/sink.h"
 
 namespace layerwatch {
@@ -43,6 +45,11 @@ class TensorBoardSink : public Sink {
   void flush() override;
   /// Writes the layers × layers image (if any) and closes the file.
   void close() override;
+  /// The event file's path and size, the frozen layers and the last step.
+  nlohmann::json save_state() override;
+  /// At `open()`, the checkpoint's event file is cut back to its size then (TensorBoard reads
+  /// every file of the directory), and the new file's steps continue from it.
+  void restore_state(const nlohmann::json& state) override;
 
   /// Path of the event file (empty before `open()`).
   const std::string& path() const { return path_; }
@@ -58,6 +65,7 @@ class TensorBoardSink : public Sink {
   std::FILE* file_ = nullptr;
   int64_t last_step_ = 0;
   std::set<std::string> frozen_;
+  nlohmann::json resume_;  // restore_state's, used by the next open()
   /// Layers × layers values by metric: (layer, reference layer) → (step, value); the newest
   /// step wins, so the image shows each layer's last snapshot against the final ones.
   std::map<std::string, std::map<std::pair<std::string, std::string>, std::pair<int64_t, double>>>

@@ -1,6 +1,7 @@
 #pragma once
 // A sink that keeps what it receives, for tests; optionally slow or failing.
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -16,6 +17,7 @@ class RecordingSink : public Sink {
   std::string name() const override { return "recording"; }
   void write(const ConvergenceRecord& record) override {
     if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    ++write_calls;
     if (throw_on_write) throw std::runtime_error("disk full (test)");
     std::lock_guard<std::mutex> lock(mutex);
     records.push_back(record);
@@ -48,6 +50,7 @@ class RecordingSink : public Sink {
   std::vector<MonitorEvent> events;
   std::vector<std::string> log;
   int closed = 0;
+  std::atomic<int> write_calls{0};
   std::chrono::milliseconds delay{0};
   bool throw_on_write = false;
 };

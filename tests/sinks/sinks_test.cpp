@@ -165,5 +165,59 @@ TEST(CsvSink, WritesALongFormatTableWithAHeader) {
   sink->close();
 }
 
+// A resume: what the sinks saved at the checkpoint lets new sinks cut the files back to that
+// point (dropping what a run that died later wrote) and continue them.
+TEST(FileSinks, ContinueFromTheirCheckpointAndDropWhatCameAfterIt) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "sinks_resume";
+  std::filesystem::remove_all(dir);
+  nlohmann::json jsonl_state, csv_state;
+  {
+    auto jsonl = make_sink("jsonl", dir.string());
+    auto csv = make_sink("csv", dir.string());
+    jsonl->open();
+    csv->open();
+    for (auto* sink : {jsonl.get(), csv.get()}) sink->write(record("conv1", 1, 0.5));
+    jsonl_state = jsonl->save_state();
+    csv_state = csv->save_state();
+    // After the checkpoint, the run writes on and dies.
+    for (auto* sink : {jsonl.get(), csv.get()}) sink->write(record("conv1", 2, 0.6));
+    jsonl->close();
+    csv->close();
+  }
+  ASSERT_EQ(lines_of((dir / "convergence.jsonl").string()).size(), 2u);
+  auto jsonl = make_sink("jsonl", dir.string());
+  auto csv = make_sink("csv", dir.string());
+  jsonl->restore_state(jsonl_state);
+  csv->restore_state(csv_state);
+  jsonl->open();
+  csv->open();
+  for (auto* sink : {jsonl.get(), csv.get()}) sink->write(record("conv1", 2, 0.7));
+  jsonl->close();
+  csv->close();
+  const auto records = lines_of((dir / "convergence.jsonl").string());
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(records[0]).at("value"), 0.5);
+  EXPECT_EQ(nlohmann::json::parse(records[1]).at("value"), 0.7);
+  const auto rows = lines_of((dir / "convergence.csv").string());
+  ASSERT_EQ(rows.size(), 3u);  // one header, then epochs 1 and 2
+  EXPECT_EQ(rows[0].rfind("step,", 0), 0u);
+  EXPECT_NE(rows[2].find("0.7"), std::string::npos) << rows[2];
+}
+
+// A disk that fills up: the sink says which file and why, once, and is disabled.
+TEST(FileSinks, AFullDiskNamesTheFileAndTheError) {
+  auto sink = make_sink("csv:/dev/full", "");
+  sink->open();
+  sink->write(record("conv1", 1, 0.5));
+  try {
+    sink->flush();
+    FAIL() << "writing to a full device succeeded";
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("/dev/full"), std::string::npos) << message;
+    EXPECT_NE(message.find("No space left on device"), std::string::npos) << message;
+  }
+}
+
 }  // namespace
 }  // namespace layerwatch

@@ -8,7 +8,7 @@
 /// to the sinks in the order they were queued, whatever the number of threads (so each
 /// layer's records arrive in probe order). If analysis falls behind, the queue policy decides what
 /// to skip, and skips are counted and logged. No exception crosses threads: a failed job becomes a
-/// record with status `kError`, a failing sink is counted and reported once.
+/// record with status `kError`, a failing sink is reported once and disabled.
 ///
 /// @code
 ///   Analyzer analyzer(AnalyzerOptions().metric(Metric::kSvcca), {console, jsonl});
@@ -25,6 +25,7 @@
 #include "layerwatch/analysis/records.h"
 #include "layerwatch/core/option.h"
 #include "layerwatch/core/snapshot_store.h"
+#include "layerwatch/io/checkpoint.h"
 #include "layerwatch/similarity/metric.h"
 #include "layerwatch/sinks/sink.h"
 
@@ -100,7 +101,11 @@ class Analyzer {
   /// Starts the worker threads and opens the sinks. A sink whose `open()` throws is reported
   /// (stderr and an event to the other sinks) and left out; the others keep working.
   /// Throws `std::invalid_argument` for out-of-range options (`validate_options`).
-  Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks);
+  /// `resume_from`: what `save_state()` returned at a checkpoint; the sinks get their states
+  /// (`Sink::restore_state`, by name) before they open, and the store gets the snapshots back,
+  /// so references and the final pass continue as if the run had never stopped.
+  Analyzer(AnalyzerOptions options, std::vector<std::shared_ptr<Sink>> sinks,
+           const CheckpointContents* resume_from = nullptr);
   /// Stops the workers: the job in progress completes, waiting jobs are discarded (their count
   /// is reported), sinks are closed.
   ~Analyzer();
@@ -127,6 +132,11 @@ class Analyzer {
   /// Runs the final-reference pass (if enabled), waits for it, and closes the sinks. Later
   /// calls do nothing.
   void finish();
+
+  /// The analyzer's part of a checkpoint: waits for every queued job (`flush`), then returns
+  /// its counters and every sink's `save_state()` (by name) as JSON, with the stored snapshots
+  /// in store order. Call from the thread that adds snapshots.
+  CheckpointContents save_state();
 
   AnalyzerStats stats() const;
   const AnalyzerOptions& options() const;

@@ -79,6 +79,14 @@ class SnapshotStore {
   std::vector<Ptr> history(const std::string& layer) const;
   /// Layers in order of their first snapshot.
   std::vector<std::string> layers() const;
+  /// A stored snapshot and whether it is pinned.
+  struct Item {
+    Ptr snapshot;
+    bool pinned = false;
+  };
+  /// Every stored snapshot in the order it was stored (pushing them again in this order into
+  /// an empty store rebuilds this one, as a resume does).
+  std::vector<Item> contents() const;
 
   Stats stats() const;
   const SnapshotStoreOptions& options() const { return options_; }

@@ -10,14 +10,23 @@
 ///   flush()                     when the user asks for everything to be written
 ///   close()                     once, at the end (after the final-reference records)
 ///
+/// Runs that stop and resume (`Monitor::save` / `Monitor::load`): `save_state()` is called
+/// after a flush, when everything before the checkpoint has been written; what it returns is
+/// stored in the checkpoint under the sink's `name()`. When a run resumes from that checkpoint,
+/// `restore_state(state)` is called before `open()`, so that a file sink continues its file
+/// from where the checkpoint left it (dropping what a run that died later wrote after it) and a
+/// sink with a memory carries it on.
+///
 /// All calls come from the analyzer, one at a time (never concurrently). A sink that throws
-/// from any call is counted as failing and reported once; training never stops for it.
+/// from any call is reported once (naming the sink and the error) and disabled: it gets no
+/// further calls but `close()`. Training and the other sinks never stop for it.
 ///
 /// Sinks are chosen by a string with `make_sink`: "console", "jsonl", "jsonl:PATH", "csv",
 /// "csv:PATH", "tb" or "tb:DIR" (TensorBoard).
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 #include "layerwatch/analysis/records.h"
@@ -37,6 +46,12 @@ class Sink {
   /// Pushes buffered output out (called by `Analyzer::flush`).
   virtual void flush() {}
   virtual void close() {}
+  /// What the sink needs to continue after a resume (e.g. its files and their sizes); null
+  /// (the default) for a sink without such state.
+  virtual nlohmann::json save_state();
+  /// Called before `open()` with what `save_state()` returned at the checkpoint the run resumes
+  /// from. The default ignores it.
+  virtual void restore_state(const nlohmann::json& state);
 };
 
 /// Builds a sink from its spec. Relative paths are resolved against `log_dir`; a bare "jsonl"

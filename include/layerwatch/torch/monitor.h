@@ -20,11 +20,37 @@
 /// (BatchNorm running statistics are untouched: eval mode does not update them). The captured
 /// outputs go to the background analyzer; the training thread never waits for analysis.
 /// Nothing the monitor does throws into the training loop after construction: problems become
-/// records with an error status, events in the logs and messages on stderr.
+/// records with an error status, events in the logs and messages on stderr. (`save` and `load`,
+/// called by the user at a checkpoint, throw `CheckpointError` like `torch::save` would.)
+///
+/// Checkpoint and resume: `save` writes the monitor's whole state (counters, the probe
+/// schedule's position, the stored snapshots the references and the final pass need, the
+/// freeze policy's streaks and pending decisions, the frozen set, where each log file stands),
+/// on its own or inside the archive that holds the model and the optimizer. To resume, build
+/// the model, the optimizer and the monitor as at the start, then in this order:
+///
+/// @code
+///   monitor.watch(model->features);      // the same capture points and freeze targets
+///   monitor.attach_optimizer(optimizer);
+///   torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+///   archive.load_from("checkpoint.pt");  // written with model->save, optimizer.save and
+///                                        // monitor.save(archive) into one archive
+///   archive.read("model", model_archive);
+///   model->load(model_archive);          // 1. the model's weights
+///   monitor.load(archive);               // 2. the monitor: re-freezes the frozen set, taking
+///                                        //    its parameters out of the optimizer again
+///   archive.read("optimizer", optimizer_archive);
+///   optimizer.load(optimizer_archive);   // 3. the optimizer: its param groups now match the
+///                                        //    saved ones (a fresh optimizer's would not)
+/// @endcode
+///
+/// The logs continue: each file is cut back to its size at the checkpoint (records a run that
+/// died later wrote after it go), then appended to; TensorBoard gets a new event file.
 
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 #include <torch/optim/optimizer.h>
+#include <torch/serialize/archive.h>
 #include <torch/types.h>
 
 #include <functional>
@@ -34,6 +60,7 @@
 
 #include "layerwatch/analysis/analyzer.h"
 #include "layerwatch/freeze/freeze.h"
+#include "layerwatch/io/checkpoint.h"
 #include "layerwatch/monitor_options.h"
 #include "layerwatch/sinks/sink.h"
 #include "layerwatch/torch/capture.h"
@@ -126,9 +153,28 @@ class Monitor {
   /// `report`). Idempotent.
   void finish();
 
+  /// Saves the monitor's state to `path` (see the file comment), atomically: the file is either
+  /// the previous checkpoint or the complete new one, also after a crash or a full disk. Waits
+  /// for the analyzer first. Throws `CheckpointError` naming the file and the error; the
+  /// monitor and training go on unharmed.
+  void save(const std::string& path);
+  /// The same state inside `archive` (key `kArchiveKey`), beside the model's and optimizer's.
+  void save(torch::serialize::OutputArchive& archive);
+  /// Resumes from a checkpoint `save` wrote. Call after `watch()`, `add_freeze_target()` and
+  /// `attach_optimizer()`, after loading the model's weights and before loading the optimizer's
+  /// state and before the first `step()` (see the file comment). Throws `CheckpointError`,
+  /// changing nothing, when the file is missing, truncated or corrupt, or was saved by a
+  /// monitor of other layers (names or shapes), naming the file and what differs.
+  void load(const std::string& path);
+  /// Resumes from the state `save(archive)` put in `archive`.
+  void load(torch::serialize::InputArchive& archive);
+  /// The key of the monitor's state in a `torch::serialize` archive.
+  static constexpr const char* kArchiveKey = "layerwatch_monitor";
+
   MonitorStats stats() const;
   const MonitorOptions& options() const;
-  /// The analyzer (its store holds the snapshots).
+  /// The analyzer (its store holds the snapshots). Starts it, opening the sinks, if no step or
+  /// probe has yet.
   Analyzer& analyzer();
   /// False when the probe set was unusable (the reason went to the logs and stderr).
   bool probing() const;

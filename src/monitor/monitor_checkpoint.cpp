@@ -1,0 +1,299 @@
+// Monitor::save and Monitor::load: the monitor's state in a checkpoint, and a resume that
+// re-applies the frozen set before the optimizer's state is loaded.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "io/formats.h"
+#include "layerwatch/core/version.h"
+#include "monitor/monitor_impl.h"
+#include "sinks/tfrecord.h"
+
+namespace layerwatch {
+namespace {
+
+constexpr const char* kFormat = "layerwatch monitor checkpoint";
+
+std::string shape_text(const nlohmann::json& shape) { return shape.dump(); }
+
+nlohmann::json frozen_to_json(const FrozenLayer& f, uint32_t checksum) {
+  return {{"layer", f.layer},
+          {"step", f.step},
+          {"epoch", f.epoch},
+          {"parameters", f.report.parameters},
+          {"removed_from_optimizer", f.report.removed_from_optimizer},
+          {"optimizer_states_erased", f.report.optimizer_states_erased},
+          {"batchnorm_modules", f.report.batchnorm_modules},
+          {"autograd_skipped", f.report.autograd_skipped},
+          {"checksum", checksum}};
+}
+
+FrozenLayer frozen_from_json(const nlohmann::json& j) {
+  FrozenLayer f;
+  f.layer = j.at("layer").get<std::string>();
+  f.step = j.at("step").get<int64_t>();
+  f.epoch = j.at("epoch").get<int64_t>();
+  f.report.parameters = j.at("parameters").get<int64_t>();
+  f.report.removed_from_optimizer = j.at("removed_from_optimizer").get<int64_t>();
+  f.report.optimizer_states_erased = j.at("optimizer_states_erased").get<int64_t>();
+  f.report.batchnorm_modules = j.at("batchnorm_modules").get<int64_t>();
+  f.report.autograd_skipped = j.at("autograd_skipped").get<bool>();
+  return f;
+}
+
+// Option keys whose values differ, dotted ("analysis.metric").
+void changed_options(const nlohmann::json& saved, const nlohmann::json& now,
+                     const std::string& prefix, std::vector<std::string>* out) {
+  for (const auto& [key, value] : now.items()) {
+    const auto other = saved.find(key);
+    if (other != saved.end() && value.is_object() && other->is_object()) {
+      changed_options(*other, value, prefix + key + ".", out);
+    } else if (other == saved.end() || *other != value) {
+      out->push_back(prefix + key);
+    }
+  }
+}
+
+}  // namespace
+
+nlohmann::json Monitor::Impl::describe_units() const {
+  nlohmann::json units = nlohmann::json::array();
+  for (const auto& target : freeze_targets_) {
+    nlohmann::json shapes = nlohmann::json::array();
+    for (const auto& module : target.modules) {
+      for (const auto& p : module->parameters()) shapes.push_back(p.sizes().vec());
+      for (const auto& b : module->buffers()) shapes.push_back(b.sizes().vec());
+    }
+    units.push_back({{"name", target.name}, {"shapes", shapes}});
+  }
+  return units;
+}
+
+std::string Monitor::Impl::units_mismatch(const nlohmann::json& saved) const {
+  const auto now = describe_units();
+  std::vector<std::string> saved_names, names;
+  for (const auto& u : saved) saved_names.push_back(u.at("name").get<std::string>());
+  for (const auto& u : now) names.push_back(u.at("name").get<std::string>());
+  if (saved_names != names) {
+    return fmt::format(
+        "it was saved by a monitor of the layers [{}], and this one has [{}]; watch the same "
+        "layers (watch(), add_freeze_target()) before load()",
+        fmt::join(saved_names, ", "), fmt::join(names, ", "));
+  }
+  for (size_t i = 0; i < now.size(); ++i) {
+    if (saved[i].at("shapes") != now[i].at("shapes")) {
+      return fmt::format(
+          "layer '{}' had parameters and buffers of shapes {} and has {} in this model; it is "
+          "a checkpoint of another model",
+          names[i], shape_text(saved[i].at("shapes")), shape_text(now[i].at("shapes")));
+    }
+  }
+  return {};
+}
+
+uint32_t Monitor::Impl::unit_checksum(const std::string& name) const {
+  const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
+                                   [&](const FreezeTarget& t) { return t.name == name; });
+  uint32_t crc = 0;
+  if (target == freeze_targets_.end()) return crc;
+  torch::NoGradGuard no_grad;
+  for (const auto& module : target->modules) {
+    auto tensors = module->parameters();
+    for (const auto& b : module->buffers()) tensors.push_back(b);
+    for (const auto& t : tensors) {
+      const auto cpu = t.detach().to(torch::kCPU).contiguous();
+      crc = detail::crc32c(cpu.data_ptr(), cpu.nbytes(), crc);
+    }
+  }
+  return crc;
+}
+
+std::string Monitor::Impl::save_bytes() {
+  start();
+  auto contents = analyzer_->save_state();
+  nlohmann::json analyzer_state = std::move(contents.state);
+  nlohmann::json frozen = nlohmann::json::array();
+  for (const auto& f : frozen_) frozen.push_back(frozen_to_json(f, unit_checksum(f.layer)));
+  contents.state = {
+      {"format", kFormat},
+      {"layerwatch_version", fmt::format("{}.{}.{}", LAYERWATCH_VERSION_MAJOR,
+                                         LAYERWATCH_VERSION_MINOR, LAYERWATCH_VERSION_PATCH)},
+      {"monitor",
+       {{"steps", steps_},
+        {"epochs", epochs_},
+        {"probe_passes", probe_passes_},
+        {"capture_errors", capture_errors_},
+        {"epoch_start_step", epoch_start_step_},
+        {"previous_epoch_steps", previous_epoch_steps_},
+        {"last_probe_step", last_probe_step_},
+        {"probe_seconds", probe_seconds_},
+        {"decision_wait_seconds", decision_wait_seconds_},
+        {"reported_missing_optimizer", reported_missing_optimizer_},
+        {"reported_frozen_batchnorm", reported_frozen_batchnorm_},
+        {"finished", finished_}}},
+      {"frozen", frozen},
+      {"units", describe_units()},
+      {"options", to_json(options_)},
+      {"analyzer", std::move(analyzer_state)}};
+  return encode_checkpoint(contents);
+}
+
+void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source) {
+  if (analyzer_) {
+    throw CheckpointError(fmt::format(
+        "cannot resume from {}: this monitor has already started (step(), probe(), flush() or "
+        "analyzer() was called); call load() right after watch() and attach_optimizer()",
+        source));
+  }
+  auto contents = decode_checkpoint(bytes, source);
+  const auto& state = contents.state;
+  const auto corrupt = [&](const std::string& what) {
+    return CheckpointError(fmt::format("checkpoint {} is corrupt: {}", source, what));
+  };
+  // Everything is read and checked before anything changes: a refused checkpoint leaves the
+  // monitor as it was.
+  std::vector<FrozenLayer> frozen;
+  std::vector<uint32_t> checksums;
+  int64_t steps, epochs, probe_passes, capture_errors, epoch_start, previous_epoch, last_probe;
+  double probe_seconds, wait_seconds;
+  bool reported_missing, reported_batchnorm, finished;
+  try {
+    if (state.value("format", std::string()) != kFormat) {
+      throw CheckpointError(fmt::format("{} is not a layerwatch monitor checkpoint", source));
+    }
+    const auto& m = state.at("monitor");
+    steps = m.at("steps").get<int64_t>();
+    epochs = m.at("epochs").get<int64_t>();
+    probe_passes = m.at("probe_passes").get<int64_t>();
+    capture_errors = m.at("capture_errors").get<int64_t>();
+    epoch_start = m.at("epoch_start_step").get<int64_t>();
+    previous_epoch = m.at("previous_epoch_steps").get<int64_t>();
+    last_probe = m.at("last_probe_step").get<int64_t>();
+    probe_seconds = m.at("probe_seconds").get<double>();
+    wait_seconds = m.at("decision_wait_seconds").get<double>();
+    reported_missing = m.at("reported_missing_optimizer").get<bool>();
+    reported_batchnorm = m.at("reported_frozen_batchnorm").get<bool>();
+    finished = m.at("finished").get<bool>();
+    for (const auto& f : state.at("frozen")) {
+      frozen.push_back(frozen_from_json(f));
+      checksums.push_back(f.at("checksum").get<uint32_t>());
+    }
+    if (!state.at("units").is_array()) throw corrupt("'units' is not a list");
+    if (!state.at("analyzer").is_object()) throw corrupt("'analyzer' is not an object");
+    const auto mismatch = units_mismatch(state.at("units"));
+    if (!mismatch.empty()) {
+      throw CheckpointError(
+          fmt::format("checkpoint {} does not fit this monitor: {}", source, mismatch));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw corrupt(fmt::format("its state lacks a field or has a wrong type ({})", e.what()));
+  }
+  if (finished) {
+    throw CheckpointError(fmt::format(
+        "checkpoint {} was saved after finish(): that run is complete, nothing to resume", source));
+  }
+  if (!frozen.empty() && !freeze_controller_) {
+    throw CheckpointError(fmt::format(
+        "checkpoint {} has frozen layers ({} first), so the monitor needs the optimizer to take "
+        "them out of: call attach_optimizer(optimizer) before load()",
+        source, frozen.front().layer));
+  }
+  for (size_t i = 0; i < frozen.size(); ++i) {
+    if (unit_checksum(frozen[i].layer) != checksums[i]) {
+      throw CheckpointError(fmt::format(
+          "checkpoint {}: the frozen layer '{}' holds other weights in this model than when the "
+          "checkpoint was saved; load the model's weights (model->load or torch::load) before "
+          "the monitor's, from the same checkpoint",
+          source, frozen[i].layer));
+    }
+  }
+
+  // Apply: the frozen set first (parameters out of the optimizer, BatchNorm in eval, the
+  // capture point without autograd), so the optimizer's saved param groups fit it next.
+  for (const auto& f : frozen) {
+    const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
+                                     [&](const FreezeTarget& t) { return t.name == f.layer; });
+    if (target == freeze_targets_.end()) continue;  // every name was checked above
+    freeze_controller_->freeze(target->name, target->modules,
+                               target->sequential.is_empty() ? nullptr : &target->sequential);
+  }
+  frozen_ = std::move(frozen);
+  steps_ = steps;
+  epochs_ = epochs;
+  probe_passes_ = probe_passes;
+  capture_errors_ = capture_errors;
+  epoch_start_step_ = epoch_start;
+  previous_epoch_steps_ = previous_epoch;
+  last_probe_step_ = last_probe;
+  probe_seconds_ = probe_seconds;
+  decision_wait_seconds_ = wait_seconds;
+  reported_missing_optimizer_ = reported_missing;
+  reported_frozen_batchnorm_ = reported_batchnorm;
+
+  CheckpointContents analyzer_part{state.at("analyzer"), std::move(contents.snapshots)};
+  start(&analyzer_part);
+  std::vector<std::string> changed;
+  changed_options(state.value("options", nlohmann::json::object()), to_json(options_), "",
+                  &changed);
+  std::vector<std::string> frozen_names;
+  for (const auto& f : frozen_) frozen_names.push_back(f.layer);
+  report(
+      MonitorEvent::Kind::kNote,
+      fmt::format("resumed from {} at step {}, epoch {}: {} snapshot(s) restored, frozen: "
+                  "{}{}",
+                  source, steps_, epochs_, analyzer_part.snapshots.size(),
+                  frozen_names.empty() ? "none" : fmt::format("{}", fmt::join(frozen_names, ", ")),
+                  changed.empty() ? ""
+                                  : fmt::format("; options changed since the checkpoint: {}",
+                                                fmt::join(changed, ", "))));
+}
+
+// ---- the public face ----------------------------------------------------------------------
+
+void Monitor::save(const std::string& path) {
+  const std::string bytes = impl_->save_bytes();
+  write_file_atomically(path, bytes);
+}
+
+void Monitor::save(torch::serialize::OutputArchive& archive) {
+  const std::string bytes = impl_->save_bytes();
+  auto tensor = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
+  archive.write(kArchiveKey, tensor);
+}
+
+void Monitor::load(const std::string& path) {
+  std::string bytes;
+  try {
+    bytes = io::read_file_bytes(path);
+  } catch (const std::exception& e) {
+    throw CheckpointError(fmt::format("cannot resume from a checkpoint: {}", e.what()));
+  }
+  impl_->load_bytes(bytes, fmt::format("'{}'", path));
+}
+
+void Monitor::load(torch::serialize::InputArchive& archive) {
+  torch::Tensor tensor;
+  const std::string source = fmt::format("archive key '{}'", kArchiveKey);
+  bool found = false;
+  try {
+    found = archive.try_read(kArchiveKey, tensor);
+  } catch (const std::exception& e) {
+    throw CheckpointError(fmt::format("cannot read {}: {}", source, e.what()));
+  }
+  if (!found) {
+    throw CheckpointError(fmt::format(
+        "the archive holds no monitor state ({} is missing): save it with monitor.save(archive)",
+        source));
+  }
+  if (tensor.scalar_type() != torch::kUInt8 || tensor.dim() != 1) {
+    throw CheckpointError(fmt::format("{} is not a byte tensor: not a monitor checkpoint", source));
+  }
+  tensor = tensor.contiguous();
+  impl_->load_bytes(std::string_view(static_cast<const char*>(tensor.data_ptr()), tensor.numel()),
+                    source);
+}
+
+}  // namespace layerwatch

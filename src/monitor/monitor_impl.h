@@ -1,0 +1,101 @@
+#pragma once
+// Monitor's implementation, shared by monitor.cpp (the training-loop calls) and
+// monitor_checkpoint.cpp (save and load).
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "freeze/freeze_controller.h"
+#include "freeze/freeze_policy.h"
+#include "layerwatch/io/checkpoint.h"
+#include "layerwatch/torch/monitor.h"
+
+namespace layerwatch {
+
+class Monitor::Impl {
+ public:
+  Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs, ProbeForward forward,
+       MonitorOptions options, std::vector<std::shared_ptr<Sink>> extra_sinks);
+
+  CaptureHandle watch(torch::nn::Sequential& sequential, WatchOptions options);
+  CaptureHandle capture_handle(const std::string& name);
+  void attach_optimizer(torch::optim::Optimizer& optimizer);
+  void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
+  void train(bool on);
+  std::vector<std::string> frozen_layers() const;
+  void step();
+  void end_epoch();
+  void probe();
+  void flush();
+  void finish();
+  MonitorStats stats() const;
+  // The analyzer, started (its sinks opened) at the first use, so that load() can come first.
+  Analyzer& analyzer();
+  // The checkpoint's bytes (monitor_checkpoint.cpp); save() drains the analyzer first.
+  std::string save_bytes();
+  // Resumes from checkpoint bytes; `source` names them in messages. Throws CheckpointError.
+  void load_bytes(std::string_view bytes, const std::string& source);
+
+  MonitorOptions options_;
+  bool probing_ = true;
+
+ private:
+  // Opens the sinks and starts the analyzer (continuing from `resume`, if given).
+  void start(const CheckpointContents* resume = nullptr);
+  // The checkpoint's description of the freezable units (names, tensor shapes), and the
+  // problem when `saved` does not describe this monitor's (empty when it does).
+  nlohmann::json describe_units() const;
+  std::string units_mismatch(const nlohmann::json& saved) const;
+  // CRC-32C of a unit's parameters and buffers: a frozen unit's must not change.
+  uint32_t unit_checksum(const std::string& name) const;
+  void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
+  void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
+  // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
+  void keep_frozen_batchnorm_in_eval();
+  void apply_freeze_decisions();
+  // True when step `in_epoch` (counted from the epoch's start) is one of the evenly spaced
+  // probes of `probe.per_epoch` before the epoch's end.
+  bool within_epoch_probe_due(int64_t in_epoch) const;
+  // With freeze.wait_for_decisions: lets the analyzer catch up, then applies its decisions.
+  void wait_for_freeze_decisions();
+  // The HTML report from the jsonl log, at finish(); failures are printed, never thrown.
+  void write_report_file();
+  // Tells the policy the freezable layers, in forward order (watch order).
+  void publish_freeze_order();
+
+  struct FreezeTarget {
+    std::string name;
+    std::vector<std::shared_ptr<torch::nn::Module>> modules;
+    torch::nn::Sequential sequential{nullptr};  // the watched Sequential, if any
+  };
+
+  std::unique_ptr<Analyzer> analyzer_;
+  std::vector<std::shared_ptr<Sink>> extra_sinks_;  // given to the analyzer when it starts
+  std::vector<MonitorEvent> early_events_;          // said before the analyzer started
+  std::shared_ptr<torch::nn::Module> model_;
+  torch::Tensor probe_inputs_;
+  ProbeForward forward_;
+  std::shared_ptr<std::set<std::string>> disabled_;
+  std::shared_ptr<FreezePolicy> freeze_policy_;
+  std::unique_ptr<FreezeController> freeze_controller_;
+  std::vector<FreezeTarget> freeze_targets_;
+  std::vector<FrozenLayer> frozen_;
+  bool reported_missing_optimizer_ = false;
+  bool reported_frozen_batchnorm_ = false;
+  bool finished_ = false;
+  int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;
+  int64_t epoch_start_step_ = 0;      // steps_ when the current epoch began
+  int64_t previous_epoch_steps_ = 0;  // length of the last completed epoch (0: none yet)
+  int64_t last_probe_step_ = -1;      // steps_ at the last probe pass (−1: none yet)
+  double probe_seconds_ = 0;
+  double decision_wait_seconds_ = 0;
+};
+
+}  // namespace layerwatch
