@@ -33,6 +33,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "fashion_mnist_data.h"
@@ -171,14 +172,26 @@ class Checkpoints {
  public:
   explicit Checkpoints(std::string dir) : dir_(std::move(dir)) {}
 
-  // The newest complete checkpoint (temporary files have other names), or empty.
-  std::string newest() const {
+  // Temporary files of a run killed while writing (one run per directory, so none is live).
+  void remove_temporaries() const {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      const auto name = entry.path().filename().string();
+      if (name.rfind(".epoch-", 0) == 0 && name.find(".tmp-") != std::string::npos)
+        std::filesystem::remove(entry.path(), ec);
+    }
+  }
+
+  // The newest complete checkpoint older than `before` (temporary files have other names), or
+  // empty.
+  std::string newest(const std::string& before = "") const {
     std::string best;
+    const auto limit = std::filesystem::path(before).filename().string();
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
       const auto name = entry.path().filename().string();
       if (name.size() == 13 && name.rfind("epoch-", 0) == 0 && name.compare(10, 3, ".pt") == 0 &&
-          name > std::filesystem::path(best).filename().string())
+          name > std::filesystem::path(best).filename().string() && (limit.empty() || name < limit))
         best = entry.path().string();
     }
     return best;
@@ -201,8 +214,11 @@ class Checkpoints {
     archive.write("step", torch::tensor(step));
     archive.write("run", c10::IValue(identity));
     const auto path = path_of(epoch);
-    layerwatch::write_file_atomically(
-        path, [&](const std::string& temporary) { archive.save_to(temporary); });
+    // Into memory first: LibTorch's save_to(file) throws from a destructor when the disk is
+    // full, which ends the process; write_file_atomically reports it and keeps the old file.
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    layerwatch::write_file_atomically(path, bytes.str());
     // The newest two stay: the new one, and the one before it in case the new one is damaged.
     std::error_code ec;
     if (epoch > 2) std::filesystem::remove(path_of(epoch - 2), ec);
@@ -383,6 +399,7 @@ int main(int argc, char** argv) {
   const std::string identity =
       run_identity(policy, epochs, train_subset, batch, seed, lr, probe_size);
   Checkpoints checkpoints(checkpoint_dir);
+  if (!checkpoint_dir.empty()) checkpoints.remove_temporaries();
   int completed = 0;
   int64_t step = 0;
   std::string resumed_from;
@@ -398,7 +415,12 @@ int main(int argc, char** argv) {
         step = position.step;
         resumed_from = newest;
       } catch (const CheckpointProblem& e) {
-        fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
+        const auto earlier = checkpoints.newest(newest);
+        fmt::print(stderr, "fashion_mnist_freeze: {}{}\n", e.what(),
+                   earlier.empty() ? ""
+                                   : fmt::format("; to resume from the checkpoint before it, "
+                                                 "move it away: {} is next",
+                                                 earlier));
         return 3;
       }
       fmt::print("fashion_mnist_freeze: resuming from {}: {} of {} epochs done, step {}\n", newest,
