@@ -123,6 +123,11 @@ MonitorOptions monitor_options_from_json(const nlohmann::json& config,
 /// Every option of `options` as a JSON object, in the form `monitor_options_from_json` reads.
 nlohmann::json to_json(const MonitorOptions& options);
 
+/// Parses a JSON config's text; `source` names it in messages (e.g. the file's path in quotes).
+/// Throws `ConfigError` for malformed JSON, unknown keys, wrong types and values out of range.
+MonitorOptions parse_monitor_options(const std::string& text, const std::string& source,
+                                     MonitorOptions base = MonitorOptions());
+
 /// Reads a JSON config file (see `configs/default.json`). Throws `ConfigError` for a missing
 /// or malformed file, naming it.
 MonitorOptions load_monitor_options(const std::string& path,

@@ -129,7 +129,10 @@ void options_from_json(const nlohmann::json& config, Options& options,
     option_error<Error>(prefix.substr(0, prefix.size() - 1),
                         fmt::format("must be an object, got {}", config.dump()));
   }
-  for (const auto& [key, value] : config.items()) {
+  for (const auto& item : config.items()) {
+    // Named references, not a structured binding: lambdas may not capture those before C++20.
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     bool known = false;
     for_each_option<Options>([&](const auto& field) {
       if (key != field.key) return;

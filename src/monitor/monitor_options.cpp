@@ -48,22 +48,27 @@ MonitorOptions monitor_options_from_json(const nlohmann::json& config, MonitorOp
 
 nlohmann::json to_json(const MonitorOptions& options) { return detail::options_to_json(options); }
 
+MonitorOptions parse_monitor_options(const std::string& text, const std::string& source,
+                                     MonitorOptions base) {
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ConfigError(fmt::format("config {}: not valid JSON ({})", source, e.what()));
+  }
+  try {
+    return monitor_options_from_json(config, std::move(base));
+  } catch (const ConfigError& e) {
+    throw ConfigError(fmt::format("config {}: {}", source, e.what()));
+  }
+}
+
 MonitorOptions load_monitor_options(const std::string& path, MonitorOptions base) {
   std::ifstream in(path);
   if (!in) throw ConfigError(fmt::format("config '{}': cannot be read", path));
   std::stringstream text;
   text << in.rdbuf();
-  nlohmann::json config;
-  try {
-    config = nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(fmt::format("config '{}': not valid JSON ({})", path, e.what()));
-  }
-  try {
-    return monitor_options_from_json(config, std::move(base));
-  } catch (const ConfigError& e) {
-    throw ConfigError(fmt::format("config '{}': {}", path, e.what()));
-  }
+  return parse_monitor_options(text.str(), fmt::format("'{}'", path), std::move(base));
 }
 
 }  // namespace layerwatch

@@ -20,16 +20,9 @@ constexpr int kListedBadLines = 5;
 
 // Calls `parse_line` on every line of `path`; a line that does not parse is skipped and
 // named in `warnings` (a last line without its newline is called truncated).
-void read_jsonl(const fs::path& path, const std::function<void(const nlohmann::json&)>& parse_line,
-                std::vector<std::string>* warnings) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    warnings->push_back(fmt::format("cannot read {}; skipped", path.string()));
-    return;
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string text = buffer.str();
+void parse_jsonl(const std::string& text, const fs::path& path,
+                 const std::function<void(const nlohmann::json&)>& parse_line,
+                 std::vector<std::string>* warnings) {
   int bad = 0;
   std::size_t begin = 0;
   for (int64_t line_number = 1; begin < text.size(); ++line_number) {
@@ -56,6 +49,23 @@ void read_jsonl(const fs::path& path, const std::function<void(const nlohmann::j
   }
 }
 
+void read_jsonl(const fs::path& path, const std::function<void(const nlohmann::json&)>& parse_line,
+                std::vector<std::string>* warnings) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    warnings->push_back(fmt::format("cannot read {}; skipped", path.string()));
+    return;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  parse_jsonl(buffer.str(), path, parse_line, warnings);
+}
+
+void add_record(RunLog* log, const nlohmann::json& o) {
+  log->records.push_back(record_from_json(o));
+}
+void add_event(RunLog* log, const nlohmann::json& o) { log->events.push_back(event_from_json(o)); }
+
 }  // namespace
 
 RunLog read_run_log(const std::string& run_dir) {
@@ -74,8 +84,7 @@ RunLog read_run_log(const std::string& run_dir) {
   const auto records_path = dir / "convergence.jsonl";
   if (fs::exists(records_path, ec)) {
     read_jsonl(
-        records_path, [&](const nlohmann::json& o) { log.records.push_back(record_from_json(o)); },
-        &log.warnings);
+        records_path, [&](const nlohmann::json& o) { add_record(&log, o); }, &log.warnings);
   } else {
     log.warnings.push_back(
         fmt::format("{} has no convergence.jsonl (was the run's 'jsonl' sink enabled?)", run_dir));
@@ -83,8 +92,7 @@ RunLog read_run_log(const std::string& run_dir) {
   const auto events_path = dir / "events.jsonl";
   if (fs::exists(events_path, ec)) {
     read_jsonl(
-        events_path, [&](const nlohmann::json& o) { log.events.push_back(event_from_json(o)); },
-        &log.warnings);
+        events_path, [&](const nlohmann::json& o) { add_event(&log, o); }, &log.warnings);
   }
   const auto summary_path = dir / "summary.json";
   if (fs::exists(summary_path, ec)) {
@@ -98,6 +106,17 @@ RunLog read_run_log(const std::string& run_dir) {
     }
   }
   return log;
+}
+
+void parse_run_log_text(const std::string& records_text, const std::string& events_text,
+                        RunLog* log) {
+  const fs::path dir(log->run_dir);
+  parse_jsonl(
+      records_text, dir / "convergence.jsonl", [&](const nlohmann::json& o) { add_record(log, o); },
+      &log->warnings);
+  parse_jsonl(
+      events_text, dir / "events.jsonl", [&](const nlohmann::json& o) { add_event(log, o); },
+      &log->warnings);
 }
 
 }  // namespace layerwatch

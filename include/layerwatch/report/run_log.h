@@ -31,4 +31,10 @@ struct RunLog {
 /// not a directory; everything else (missing files, bad lines) becomes a warning.
 RunLog read_run_log(const std::string& run_dir);
 
+/// What `read_run_log` does with the two JSONL files, for their text in memory: appends the
+/// records and events to `log` and a warning for every line that does not parse (a last line
+/// without its newline is called truncated). Never throws for a bad line.
+void parse_run_log_text(const std::string& records_text, const std::string& events_text,
+                        RunLog* log);
+
 }  // namespace layerwatch
