@@ -96,6 +96,10 @@ Monitor::Impl::Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor prob
   }
 }
 
+Monitor::Impl::~Impl() {
+  for (const auto& event : early_events_) fmt::print(stderr, "layerwatch: {}\n", event.message);
+}
+
 void Monitor::Impl::start(const CheckpointContents* resume) {
   if (analyzer_) return;
   analyzer_ = std::make_unique<Analyzer>(options_.analysis(),

@@ -16,6 +16,13 @@ namespace {
 
 constexpr const char* kFormat = "layerwatch monitor checkpoint";
 
+// An integer of the state; a float in its place (converting it would be undefined) or another
+// type is a corrupt checkpoint.
+int64_t integer(const nlohmann::json& j) {
+  if (!j.is_number_integer()) throw std::invalid_argument("an integer field holds " + j.dump());
+  return j.get<int64_t>();
+}
+
 std::string shape_text(const nlohmann::json& shape) { return shape.dump(); }
 
 nlohmann::json frozen_to_json(const FrozenLayer& f, uint32_t checksum) {
@@ -33,12 +40,12 @@ nlohmann::json frozen_to_json(const FrozenLayer& f, uint32_t checksum) {
 FrozenLayer frozen_from_json(const nlohmann::json& j) {
   FrozenLayer f;
   f.layer = j.at("layer").get<std::string>();
-  f.step = j.at("step").get<int64_t>();
-  f.epoch = j.at("epoch").get<int64_t>();
-  f.report.parameters = j.at("parameters").get<int64_t>();
-  f.report.removed_from_optimizer = j.at("removed_from_optimizer").get<int64_t>();
-  f.report.optimizer_states_erased = j.at("optimizer_states_erased").get<int64_t>();
-  f.report.batchnorm_modules = j.at("batchnorm_modules").get<int64_t>();
+  f.step = integer(j.at("step"));
+  f.epoch = integer(j.at("epoch"));
+  f.report.parameters = integer(j.at("parameters"));
+  f.report.removed_from_optimizer = integer(j.at("removed_from_optimizer"));
+  f.report.optimizer_states_erased = integer(j.at("optimizer_states_erased"));
+  f.report.batchnorm_modules = integer(j.at("batchnorm_modules"));
   f.report.autograd_skipped = j.at("autograd_skipped").get<bool>();
   return f;
 }
@@ -164,13 +171,13 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
       throw CheckpointError(fmt::format("{} is not a layerwatch monitor checkpoint", source));
     }
     const auto& m = state.at("monitor");
-    steps = m.at("steps").get<int64_t>();
-    epochs = m.at("epochs").get<int64_t>();
-    probe_passes = m.at("probe_passes").get<int64_t>();
-    capture_errors = m.at("capture_errors").get<int64_t>();
-    epoch_start = m.at("epoch_start_step").get<int64_t>();
-    previous_epoch = m.at("previous_epoch_steps").get<int64_t>();
-    last_probe = m.at("last_probe_step").get<int64_t>();
+    steps = integer(m.at("steps"));
+    epochs = integer(m.at("epochs"));
+    probe_passes = integer(m.at("probe_passes"));
+    capture_errors = integer(m.at("capture_errors"));
+    epoch_start = integer(m.at("epoch_start_step"));
+    previous_epoch = integer(m.at("previous_epoch_steps"));
+    last_probe = integer(m.at("last_probe_step"));
     probe_seconds = m.at("probe_seconds").get<double>();
     wait_seconds = m.at("decision_wait_seconds").get<double>();
     reported_missing = m.at("reported_missing_optimizer").get<bool>();
@@ -178,7 +185,7 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
     finished = m.at("finished").get<bool>();
     for (const auto& f : state.at("frozen")) {
       frozen.push_back(frozen_from_json(f));
-      checksums.push_back(f.at("checksum").get<uint32_t>());
+      checksums.push_back(static_cast<uint32_t>(integer(f.at("checksum"))));
     }
     if (!state.at("units").is_array()) throw corrupt("'units' is not a list");
     if (!state.at("analyzer").is_object()) throw corrupt("'analyzer' is not an object");
@@ -189,6 +196,8 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
     }
   } catch (const nlohmann::json::exception& e) {
     throw corrupt(fmt::format("its state lacks a field or has a wrong type ({})", e.what()));
+  } catch (const std::invalid_argument& e) {
+    throw corrupt(e.what());
   }
   if (finished) {
     throw CheckpointError(fmt::format(

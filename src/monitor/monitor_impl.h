@@ -23,6 +23,8 @@ class Monitor::Impl {
  public:
   Impl(std::shared_ptr<torch::nn::Module> model, torch::Tensor probe_inputs, ProbeForward forward,
        MonitorOptions options, std::vector<std::shared_ptr<Sink>> extra_sinks);
+  // Says on stderr what was never said because the monitor never started.
+  ~Impl();
 
   CaptureHandle watch(torch::nn::Sequential& sequential, WatchOptions options);
   CaptureHandle capture_handle(const std::string& name);

@@ -53,7 +53,8 @@ MonitorOptions parse_monitor_options(const std::string& text, const std::string&
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // Not only parse_error: a number too large for a double is an out_of_range.
     throw ConfigError(fmt::format("config {}: not valid JSON ({})", source, e.what()));
   }
   try {

@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <limits>
+#include <type_traits>
+
 #include <cmath>
 #include <stdexcept>
 
@@ -23,14 +26,40 @@ Status parse_status(const std::string& name) {
       "status");
 }
 
+// An integer field: a JSON integer within int64_t. nlohmann converts a float such as 6e27 to an
+// integer without a check, which is undefined behaviour; such a value is the wrong type here.
+int64_t integer(const nlohmann::json& value, const char* key) {
+  if (value.is_number_unsigned() &&
+      value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    throw std::invalid_argument(fmt::format("key '{}' is out of range ({})", key, value.dump()));
+  }
+  if (!value.is_number_integer()) {
+    throw std::invalid_argument(
+        fmt::format("key '{}' must be an integer, got {}", key, value.type_name()));
+  }
+  return value.get<int64_t>();
+}
+
+int64_t optional_integer(const nlohmann::json& o, const char* key, int64_t fallback) {
+  return o.contains(key) ? integer(o.at(key), key) : fallback;
+}
+
 template <typename T>
 T required(const nlohmann::json& o, const char* key) {
   if (!o.contains(key)) throw std::invalid_argument(fmt::format("missing key '{}'", key));
-  try {
-    return o.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw std::invalid_argument(
-        fmt::format("key '{}' has the wrong type ({})", key, o.at(key).type_name()));
+  if constexpr (std::is_integral_v<T>) {
+    const int64_t value = integer(o.at(key), key);
+    if (value < std::numeric_limits<T>::min() || value > std::numeric_limits<T>::max()) {
+      throw std::invalid_argument(fmt::format("key '{}' is out of range ({})", key, value));
+    }
+    return static_cast<T>(value);
+  } else {
+    try {
+      return o.at(key).get<T>();
+    } catch (const nlohmann::json::exception&) {
+      throw std::invalid_argument(
+          fmt::format("key '{}' has the wrong type ({})", key, o.at(key).type_name()));
+    }
   }
 }
 
@@ -93,18 +122,22 @@ ConvergenceRecord record_from_json(const nlohmann::json& o) {
   ConvergenceRecord r;
   r.step = required<int64_t>(o, "step");
   r.epoch = required<int64_t>(o, "epoch");
-  r.probe_index = o.value("probe_index", int64_t{0});
+  r.probe_index = optional_integer(o, "probe_index", 0);
   r.layer = required<std::string>(o, "layer");
   r.reference = parse_reference(required<std::string>(o, "reference"));
   r.reference_layer = o.value("reference_layer", std::string());
-  r.reference_step = o.value("reference_step", int64_t{-1});
-  r.reference_epoch = o.value("reference_epoch", int64_t{-1});
+  r.reference_step = optional_integer(o, "reference_step", -1);
+  r.reference_epoch = optional_integer(o, "reference_epoch", -1);
   r.metric = similarity::parse_metric(required<std::string>(o, "metric"));
   if (!o.contains("value")) throw std::invalid_argument("missing key 'value'");
   r.value = o.at("value").is_number() ? o.at("value").get<double>()
                                       : std::numeric_limits<double>::quiet_NaN();
   r.status = parse_status(required<std::string>(o, "status"));
-  if (o.contains("kept_dims")) r.kept_dims = o.at("kept_dims").get<std::vector<int64_t>>();
+  if (o.contains("kept_dims")) {
+    if (!o.at("kept_dims").is_array())
+      throw std::invalid_argument("key 'kept_dims' must be a list");
+    for (const auto& dims : o.at("kept_dims")) r.kept_dims.push_back(integer(dims, "kept_dims"));
+  }
   r.compute_ms = o.value("compute_ms", 0.0);
   r.message = o.value("message", std::string());
   return r;
@@ -119,7 +152,7 @@ MonitorEvent event_from_json(const nlohmann::json& o) {
   e.layer = o.value("layer", std::string());
   e.message = o.value("message", std::string());
   if (o.contains("value") && o.at("value").is_number()) e.value = o.at("value").get<double>();
-  e.count = o.value("count", int64_t{0});
+  e.count = optional_integer(o, "count", 0);
   return e;
 }
 

@@ -109,6 +109,19 @@ TEST(MonitorOptions, AppliesNestedKeysOnTopOfTheBase) {
   EXPECT_NO_THROW(o.validate());
 }
 
+// Found by fuzzing (tests/fuzz/regressions/fuzz_config): a number too large for a double is
+// not a JSON parse_error but an out_of_range, which escaped as an uncaught exception.
+TEST(MonitorOptions, ANumberTooLargeForADoubleIsAConfigErrorNamingTheSource) {
+  const std::string huge = "7" + std::string(400, '0');
+  try {
+    parse_monitor_options("{\"freeze\": {\"threshold\": " + huge + "}}", "'big.json'");
+    FAIL() << "accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("'big.json'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("overflow"), std::string::npos) << e.what();
+  }
+}
+
 TEST(MonitorOptions, UnknownKeyNamesItAndTheAllowedKeys) {
   const auto message = error_of(json::parse(R"({"analysis": {"treads": 2}})"));
   EXPECT_NE(message.find("'analysis.treads'"), std::string::npos) << message;

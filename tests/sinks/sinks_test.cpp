@@ -100,6 +100,22 @@ TEST(RecordJson, MalformedRecordsNameTheKey) {
   }
 }
 
+// Found by fuzzing (tests/fuzz/regressions/fuzz_run_log): a float where an integer belongs was
+// converted without a range check, which is undefined behaviour for 6.7e27.
+TEST(RecordJson, AFloatWhereAnIntegerBelongsIsRefusedNamingTheKey) {
+  auto j = to_json(record("conv1", 1, 0.5));
+  j["step"] = 6.66667e27;
+  try {
+    record_from_json(j);
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("'step'"), std::string::npos) << e.what();
+  }
+  j["step"] = 3;
+  j["kept_dims"] = {1.5e300, 2};
+  EXPECT_THROW(record_from_json(j), std::invalid_argument);
+}
+
 TEST(ConsoleSink, PrintsOneLinePerLayerWithTheTrend) {
   std::FILE* out = std::tmpfile();
   ConsoleSink sink(out);
