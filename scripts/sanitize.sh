@@ -12,13 +12,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-address,undefined}
 scope=${2:-all}
-dir="build-${kind//,/-}"
+dir="build-${kind//,/-}-$scope"
 ./scripts/install-deps.sh
 torch=ON
 targets=(all)
 labels='.*'
 exclude='install'  # builds another project from scratch; nothing of ours to check
 if [[ $kind == thread ]]; then
+  dir=build-thread
   targets=(similarity_test io_test core_test write_sample_run monitor_test layerwatch_pt)
   labels='core|monitor'
 elif [[ $scope == core ]]; then
