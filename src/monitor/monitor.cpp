@@ -145,9 +145,7 @@ void Monitor::Impl::add_freeze_target(const std::string& name,
                                       std::shared_ptr<torch::nn::Module> module) {
   if (!module)
     throw std::invalid_argument(fmt::format("freeze target '{}' is a null module", name));
-  const auto unit = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
-                                 [&](const FreezeTarget& t) { return t.name == name; });
-  if (unit != freeze_targets_.end()) {
+  if (auto* unit = target_named(name)) {
     // One unit, several modules (a stem whose conv and BatchNorm sit on the model itself).
     if (std::find(unit->modules.begin(), unit->modules.end(), module) == unit->modules.end()) {
       unit->modules.push_back(std::move(module));
@@ -156,6 +154,17 @@ void Monitor::Impl::add_freeze_target(const std::string& name,
   }
   freeze_targets_.push_back(FreezeTarget{name, {std::move(module)}, nullptr});
   publish_freeze_order();
+}
+
+Monitor::Impl::FreezeTarget* Monitor::Impl::target_named(const std::string& name) {
+  const auto it = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
+                               [&](const FreezeTarget& t) { return t.name == name; });
+  return it == freeze_targets_.end() ? nullptr : &*it;
+}
+
+FreezeReport Monitor::Impl::freeze_unit(FreezeTarget& target) {
+  return freeze_controller_->freeze(target.name, target.modules,
+                                    target.sequential.is_empty() ? nullptr : &target.sequential);
 }
 
 void Monitor::Impl::publish_freeze_order() {
@@ -191,12 +200,9 @@ void Monitor::Impl::apply_freeze_decisions() {
     return;
   }
   for (const auto& d : decisions) {
-    const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
-                                     [&](const FreezeTarget& t) { return t.name == d.layer; });
-    if (target == freeze_targets_.end() || freeze_controller_->is_frozen(d.layer)) continue;
-    const auto applied =
-        freeze_controller_->freeze(target->name, target->modules,
-                                   target->sequential.is_empty() ? nullptr : &target->sequential);
+    auto* target = target_named(d.layer);
+    if (!target || freeze_controller_->is_frozen(d.layer)) continue;
+    const auto applied = freeze_unit(*target);
     frozen_.push_back(FrozenLayer{d.layer, steps_, epochs_, applied});
     auto event = MonitorEvent::make(
         MonitorEvent::Kind::kFreeze, steps_, epochs_,

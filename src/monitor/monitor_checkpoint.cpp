@@ -100,11 +100,10 @@ std::string Monitor::Impl::units_mismatch(const nlohmann::json& saved) const {
   return {};
 }
 
-uint32_t Monitor::Impl::unit_checksum(const std::string& name) const {
-  const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
-                                   [&](const FreezeTarget& t) { return t.name == name; });
+uint32_t Monitor::Impl::unit_checksum(const std::string& name) {
+  const auto* target = target_named(name);
   uint32_t crc = 0;
-  if (target == freeze_targets_.end()) return crc;
+  if (!target) return crc;
   torch::NoGradGuard no_grad;
   for (const auto& module : target->modules) {
     auto tensors = module->parameters();
@@ -222,11 +221,7 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
   // Apply: the frozen set first (parameters out of the optimizer, BatchNorm in eval, the
   // capture point without autograd), so the optimizer's saved param groups fit it next.
   for (const auto& f : frozen) {
-    const auto target = std::find_if(freeze_targets_.begin(), freeze_targets_.end(),
-                                     [&](const FreezeTarget& t) { return t.name == f.layer; });
-    if (target == freeze_targets_.end()) continue;  // every name was checked above
-    freeze_controller_->freeze(target->name, target->modules,
-                               target->sequential.is_empty() ? nullptr : &target->sequential);
+    if (auto* target = target_named(f.layer)) freeze_unit(*target);  // every name was checked
   }
   frozen_ = std::move(frozen);
   steps_ = steps;

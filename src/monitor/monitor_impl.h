@@ -56,7 +56,7 @@ class Monitor::Impl {
   nlohmann::json describe_units() const;
   std::string units_mismatch(const nlohmann::json& saved) const;
   // CRC-32C of a unit's parameters and buffers: a frozen unit's must not change.
-  uint32_t unit_checksum(const std::string& name) const;
+  uint32_t unit_checksum(const std::string& name);
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
   void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
   // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
@@ -77,6 +77,11 @@ class Monitor::Impl {
     std::vector<std::shared_ptr<torch::nn::Module>> modules;
     torch::nn::Sequential sequential{nullptr};  // the watched Sequential, if any
   };
+  // The freeze unit of that name, or null.
+  FreezeTarget* target_named(const std::string& name);
+  // Freezes a unit through the controller; a watched Sequential's capture point of it then
+  // runs without autograd.
+  FreezeReport freeze_unit(FreezeTarget& target);
 
   std::unique_ptr<Analyzer> analyzer_;
   std::vector<std::shared_ptr<Sink>> extra_sinks_;  // given to the analyzer when it starts
