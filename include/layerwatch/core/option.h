@@ -93,6 +93,10 @@ constexpr Range range_open_closed(long double low, long double high) {
 constexpr Range range_closed_open(long double low, long double high) {
   return {low, high, false, true};
 }
+/// (low, high).
+constexpr Range range_open_open(long double low, long double high) {
+  return {low, high, true, true};
+}
 /// [low, ∞).
 constexpr Range at_least(long double low) {
   return {low, std::numeric_limits<long double>::infinity()};
