@@ -20,12 +20,12 @@ labels='.*'
 exclude='install'  # builds another project from scratch; nothing of ours to check
 if [[ $kind == thread ]]; then
   dir=build-thread
-  targets=(similarity_test io_test core_test write_sample_run monitor_test layerwatch_pt
+  targets=(similarity_test probing_test io_test core_test write_sample_run monitor_test layerwatch_pt
            fuzz_npy_replay fuzz_config_replay fuzz_run_log_replay fuzz_checkpoint_replay)
   labels='core|monitor'
 elif [[ $scope == core ]]; then
   torch=OFF
-  targets=(similarity_test io_test core_test write_sample_run
+  targets=(similarity_test probing_test io_test core_test write_sample_run
            fuzz_npy_replay fuzz_config_replay fuzz_run_log_replay fuzz_checkpoint_replay)
   labels=core
 fi

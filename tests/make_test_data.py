@@ -24,6 +24,13 @@ spec.loader.exec_module(reference)
 sys.argv = [sys.argv[0], os.path.join(out, "similarity")]
 reference.main()
 
+# The probing reference data (a logistic regression fitted by Newton's method), in probe/.
+spec = importlib.util.spec_from_file_location(
+    "make_probe_data", os.path.join(os.path.dirname(__file__), "make_probe_data.py"))
+probe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(probe)
+probe.main(os.path.join(out, "probe"))
+
 a = rng.standard_normal((300, 6)).astype(np.float32)
 np.save(path("a_f32.npy"), a)
 np.save(path("a_f64.npy"), a.astype(np.float64))
