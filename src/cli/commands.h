@@ -12,6 +12,8 @@ enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitUsage = 2, kExitBadDat
 
 /// Registers `compare`; the returned function runs it after parsing.
 std::function<int()> add_compare_command(CLI::App& app);
+/// Registers `heatmap`; the returned function runs it after parsing.
+std::function<int()> add_heatmap_command(CLI::App& app);
 /// Registers `report`; the returned function runs it after parsing.
 std::function<int()> add_report_command(CLI::App& app);
 /// Registers `config`; the returned function runs it after parsing.

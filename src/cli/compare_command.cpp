@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "commands.h"
+#include "index_flags.h"
 #include "layerwatch/io/activation_file.h"
 #include "layerwatch/similarity/metric.h"
+#include "layerwatch/similarity/resampling.h"
 #include "layerwatch/similarity/similarity.h"
 
 namespace layerwatch::cli {
@@ -19,35 +21,14 @@ namespace {
 using nlohmann::json;
 namespace sim = layerwatch::similarity;
 
-template <typename E>
-std::vector<std::string> names_of(const std::vector<E>& values) {
-  std::vector<std::string> names;
-  for (const auto v : values) names.emplace_back(to_string(v));
-  return names;
-}
-
-template <typename E>
-E by_name(const std::string& name, const std::vector<E>& values) {
-  for (const auto v : values) {
-    if (name == to_string(v)) return v;
-  }
-  throw std::invalid_argument("unknown name " + name);  // CLI11 checked the name already
-}
-
-const std::vector<sim::SvccaReduction> kReductions = {sim::SvccaReduction::kSingularValueMass,
-                                                      sim::SvccaReduction::kExplainedVariance};
-const std::vector<sim::Precision> kPrecisions = {sim::Precision::kFloat64,
-                                                 sim::Precision::kFloat32};
-
 struct CompareArgs {
   std::string file_a, file_b;
   std::vector<std::string> metrics{"svcca"};
-  sim::MetricOptions metric_options;
-  std::string svcca_reduction = "mass";
-  std::string conv = "spatial";
-  sim::ConvLayoutOptions conv_options;
-  std::string precision = "float64";
+  std::shared_ptr<IndexFlags> index = std::make_shared<IndexFlags>();
+  sim::ResamplingOptions resampling;
   bool as_json = false;
+
+  bool resampled() const { return resampling.bootstrap() > 0 || resampling.permutations() > 0; }
 };
 
 // One computed metric: JSON fields plus a short text for the table.
@@ -102,6 +83,42 @@ MetricRow describe(const sim::MetricResult& m, const sim::MetricOptions& options
   return row;
 }
 
+// `describe` plus the bootstrap interval and permutation p-value, when asked for.
+MetricRow describe(const sim::ResampledMetric& r, const CompareArgs& args) {
+  MetricRow row = describe(r.observed, args.index->metric_options);
+  const auto& resampling = args.resampling;
+  if (resampling.bootstrap() > 0) {
+    row.fields["bootstrap"] = {{"confidence", resampling.confidence()},
+                               {"low", number_or_null(r.low)},
+                               {"high", number_or_null(r.high)},
+                               {"standard_error", number_or_null(r.standard_error)},
+                               {"resamples", r.bootstrap_used}};
+  }
+  if (resampling.permutations() > 0) {
+    row.fields["permutation"] = {{"p_value", number_or_null(r.p_value)},
+                                 {"permutations", r.permutations_used}};
+  }
+  if (resampling.bootstrap() > 0 || resampling.permutations() > 0) {
+    row.fields["seed"] = resampling.seed();
+  }
+  if (!r.message.empty()) {
+    const std::string before = row.fields.value("message", "");
+    row.fields["message"] = before.empty() ? r.message : before + "; " + r.message;
+  }
+  return row;
+}
+
+// Progress of the resampling on stderr: one line per tenth, for runs that take a while.
+sim::ResamplingProgress progress_lines(const std::string& metric) {
+  return [metric, shown = int64_t{0}](int64_t done, int64_t total) mutable {
+    const int64_t tenth = done * 10 / total;
+    if (tenth > shown || done == total) {
+      shown = tenth;
+      fmt::print(stderr, "layerwatch compare: {} resamples {}/{}\n", metric, done, total);
+    }
+  };
+}
+
 int run_compare(CompareArgs args) {
   std::vector<sim::Metric> metrics;
   for (const auto& name : args.metrics) {
@@ -111,16 +128,15 @@ int run_compare(CompareArgs args) {
     }
     metrics.push_back(sim::parse_metric(name));
   }
-  args.metric_options.svcca().reduction(by_name(args.svcca_reduction, kReductions));
-  args.conv_options.layout(sim::parse_conv_layout(args.conv));
-  const auto precision = by_name(args.precision, kPrecisions);
+  const auto precision = args.index->resolve();
+  const auto& metric_options = args.index->metric_options;
 
   std::string shape_a, shape_b;
   Matrix ma, mb;
   try {
     const auto read = [&](const std::string& path, std::string& shape_text) {
       std::vector<int64_t> shape;
-      Matrix m = io::read_sample_matrix(path, args.conv_options, &shape);
+      Matrix m = io::read_sample_matrix(path, args.index->conv_options, &shape);
       shape_text = io::shape_string(shape);
       return m;
     };
@@ -138,22 +154,30 @@ int run_compare(CompareArgs args) {
     return kExitBadData;
   }
   const DType dtype_a = ma.dtype(), dtype_b = mb.dtype();
-  // Each matrix is freed once prepared: the prepared (centred) copy is all the indices need.
+  // Without resampling each matrix is freed once prepared: the prepared (centred) copy is all
+  // the indices need. Resampling draws rows of the originals, so it keeps them.
   sim::Activations xa(ma, precision);
-  ma = Matrix();
+  if (!args.resampled()) ma = Matrix();
   sim::Activations xb(mb, precision);
-  mb = Matrix();
+  if (!args.resampled()) mb = Matrix();
   for (const auto& [path, side] : {std::pair{&args.file_a, &xa}, std::pair{&args.file_b, &xb}}) {
     if (side->status() == Status::kNonFinite || side->status() == Status::kEmptyInput) {
       fmt::print(stderr, "layerwatch compare: {}: {}\n", *path, side->message());
       return kExitBadData;
     }
   }
-  sim::ActivationPair pair(xa, xb);
   std::vector<MetricRow> rows;
-  for (const auto metric : metrics) {
-    rows.push_back(
-        describe(sim::compute_metric(metric, pair, args.metric_options), args.metric_options));
+  if (args.resampled()) {
+    for (const auto metric : metrics) {
+      const auto r = sim::resample_metric(metric, ma, mb, metric_options, args.resampling,
+                                          precision, progress_lines(sim::to_string(metric)));
+      rows.push_back(describe(r, args));
+    }
+  } else {
+    sim::ActivationPair pair(xa, xb);
+    for (const auto metric : metrics) {
+      rows.push_back(describe(sim::compute_metric(metric, pair, metric_options), metric_options));
+    }
   }
 
   if (args.as_json) {
@@ -170,12 +194,31 @@ int run_compare(CompareArgs args) {
   fmt::print("A: {}  {}  {}\nB: {}  {}  {}\n{} samples, {} vs {} features\n\n", args.file_a,
              shape_a, to_string(dtype_a), args.file_b, shape_b, to_string(dtype_b), xa.samples(),
              xa.features(), xb.features());
-  fmt::print("{:<14} {:>10}  {:<16} {}\n", "metric", "value", "status", "details");
+  const auto number = [](const json& v, const char* format) {
+    return v.is_null() ? std::string("-") : fmt::format(format, v.get<double>());
+  };
+  const bool interval = args.resampling.bootstrap() > 0;
+  const bool test = args.resampling.permutations() > 0;
+  std::string header = fmt::format("{:<14} {:>10}", "metric", "value");
+  if (interval) {
+    header +=
+        fmt::format("  {:<21}", fmt::format("{:g}% interval", 100 * args.resampling.confidence()));
+  }
+  if (test) header += fmt::format("  {:>8}", "p");
+  fmt::print("{}  {:<16} {}\n", header, "status", "details");
   for (const auto& row : rows) {
-    const auto& v = row.fields["value"];
-    const std::string value = v.is_null() ? "-" : fmt::format("{:.6f}", v.get<double>());
-    fmt::print("{:<14} {:>10}  {:<16} {}\n", row.name, value,
-               row.fields["status"].get<std::string>(), row.details);
+    std::string line =
+        fmt::format("{:<14} {:>10}", row.name, number(row.fields["value"], "{:.6f}"));
+    if (interval) {
+      const auto& b = row.fields["bootstrap"];
+      line += fmt::format("  {:<21}", b["low"].is_null()
+                                          ? std::string("-")
+                                          : fmt::format("[{:.6f}, {:.6f}]", b["low"].get<double>(),
+                                                        b["high"].get<double>()));
+    }
+    if (test)
+      line += fmt::format("  {:>8}", number(row.fields["permutation"]["p_value"], "{:.4g}"));
+    fmt::print("{}  {:<16} {}\n", line, row.fields["status"].get<std::string>(), row.details);
     if (row.fields.contains("message")) {
       fmt::print("{:<14} {}\n", "", row.fields["message"].get<std::string>());
     }
@@ -197,35 +240,24 @@ std::function<int()> add_compare_command(CLI::App& app) {
   cmd->add_option("--metric", args->metrics, "Metric(s), comma-separated (default svcca)")
       ->delimiter(',')
       ->check(CLI::IsMember(allowed));
-  cmd->add_option_function<double>(
-         "--svcca-keep", [args](double keep) { args->metric_options.svcca().keep(keep); },
-         "SVCCA: fraction of singular-value mass kept (default 0.99)")
-      ->check(CLI::Range(1e-9, 1.0));
-  cmd->add_option("--svcca-reduction", args->svcca_reduction,
-                  "SVCCA: 'mass' (sum of singular values, default) or 'variance' (squared)")
-      ->check(CLI::IsMember(names_of(kReductions)));
-  cmd->add_option_function<double>(
-         "--rbf-threshold",
-         [args](double threshold) { args->metric_options.rbf().threshold(threshold); },
-         "RBF CKA: sigma = T * sqrt(median d^2) (default 1)")
-      ->check(CLI::PositiveNumber);
+  add_index_flags(cmd, args->index,
+                  "4-D inputs: spatial (N*H*W, C; default), flatten (N, C*H*W), pool");
   cmd->add_option_function<int64_t>(
-         "--rbf-max-samples", [args](int64_t n) { args->metric_options.rbf().max_samples(n); },
-         "RBF CKA: largest n for n×n kernels (default 4096)")
-      ->check(CLI::Range(int64_t{4}, int64_t{1} << 20));
-  cmd->add_option("--conv", args->conv, "4-D inputs: spatial (N*H*W, C), flatten (N, C*H*W), pool")
-      ->check(CLI::IsMember(names_of(sim::all_conv_layouts())));
-  cmd->add_option_function<int64_t>(
-         "--conv-max-samples", [args](int64_t n) { args->conv_options.max_samples(n); },
-         "spatial layout: cap on rows, positions subsampled deterministically (0 = all; default "
-         "50000)")
+         "--bootstrap", [args](int64_t n) { args->resampling.bootstrap(n); },
+         "Bootstrap resamples of the examples for a confidence interval per metric (default 0: "
+         "none; 1000 for a stable 95% interval)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option_function<int64_t>(
-         "--pool-size", [args](int64_t n) { args->conv_options.pool_size(n); },
-         "pool layout: output side length (default 1)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--precision", args->precision, "Products in float64 (default) or float32")
-      ->check(CLI::IsMember(names_of(kPrecisions)));
+         "--permutations", [args](int64_t n) { args->resampling.permutations(n); },
+         "Permutations of B's rows for a p-value per metric (default 0: none)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option_function<double>(
+         "--confidence", [args](double c) { args->resampling.confidence(c); },
+         "Central probability of the bootstrap interval (default 0.95)")
+      ->check(CLI::Range(1e-6, 1 - 1e-6));
+  cmd->add_option_function<uint64_t>(
+      "--seed", [args](uint64_t seed) { args->resampling.seed(seed); },
+      "Seed of the resampling (default 0); the same seed gives the same results");
   cmd->add_flag("--json", args->as_json, "Print one JSON object instead of a table");
   return [args] { return run_compare(*args); };
 }

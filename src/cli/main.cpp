@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("layerwatch ") + layerwatch::kVersion);
   const auto run_compare = add_compare_command(app);
+  const auto run_heatmap = add_heatmap_command(app);
   const auto run_report = add_report_command(app);
   const auto run_config = add_config_command(app);
   try {
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (app.got_subcommand("compare")) return run_compare();
+    if (app.got_subcommand("heatmap")) return run_heatmap();
     if (app.got_subcommand("report")) return run_report();
     if (app.got_subcommand("config")) return run_config();
   } catch (const std::exception& e) {

@@ -3,15 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <stdexcept>
 
+#include "html_page.h"
 #include "svg_chart.h"
 
 namespace layerwatch {
@@ -87,49 +86,6 @@ std::string summary_value(const nlohmann::json& v) {
   return v.dump();
 }
 
-constexpr const char* kStyle = R"(
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1100px;
-padding:16px 24px;color:#222;line-height:1.4}
-h1{font-size:1.5em;margin-bottom:0}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
-.meta{color:#666;font-size:.9em}.caption{color:#555;font-size:.9em;margin:.2em 0 .6em}
-svg.chart{width:100%;height:auto;display:block}
-table{border-collapse:collapse;font-size:.92em}td,th{padding:3px 10px;border-bottom:1px solid #eee;
-text-align:left;vertical-align:top}
-.warnings{background:#fff4e5;border-left:4px solid #f0a030;padding:8px 14px;margin:1em 0}
-.empty{background:#f4f4f4;padding:8px 14px}
-g.series.hidden{display:none}g.legend-entry.off{opacity:.35}
-#script-errors:empty{display:none}#script-errors{color:#b00;font-weight:bold}
-)";
-
-// Catches script errors first, so a broken page says so on screen (and the rendering test
-// sees it); then wires the legends and marks the page as ready.
-constexpr const char* kErrorScript = R"(<script>
-window.addEventListener('error', function (e) {
-  var box = document.getElementById('script-errors');
-  if (box) box.textContent += 'script error: ' + e.message + '\n';
-  else document.documentElement.setAttribute('data-script-error', e.message);
-});
-</script>)";
-
-constexpr const char* kScript = R"(<script>
-(function () {
-  var early = document.documentElement.getAttribute('data-script-error');
-  if (early) document.getElementById('script-errors').textContent += 'script error: ' + early;
-  document.querySelectorAll('svg.chart').forEach(function (svg) {
-    svg.querySelectorAll('g.legend-entry').forEach(function (entry) {
-      entry.addEventListener('click', function () {
-        var series = svg.querySelector('g.series[data-series-index="' +
-                                       entry.getAttribute('data-toggle') + '"]');
-        if (!series) return;
-        series.classList.toggle('hidden');
-        entry.classList.toggle('off');
-      });
-    });
-  });
-  document.body.setAttribute('data-ready', String(document.querySelectorAll('svg.chart').length));
-})();
-</script>)";
-
 class ReportBuilder {
  public:
   ReportBuilder(const RunLog& log, const ReportOptions& options)
@@ -168,24 +124,16 @@ class ReportBuilder {
       body += layer_matrix();
       body += problems();
     }
-    return fmt::format(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        "<title>{}</title>\n<style>{}</style>\n{}\n</head>\n<body>\n"
-        "<div id=\"script-errors\"></div>\n{}{}\n</body>\n</html>\n",
-        xml_escape(title), kStyle, kErrorScript, body, kScript);
+    return detail::html_page(title, body);
   }
 
  private:
   std::string header(const std::string& title) const {
-    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    char when[64] = {};
-    std::strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", std::localtime(&now));
     return fmt::format(
         "<h1>{}</h1>\n<p class=\"meta\">Run directory <code>{}</code> · {} records, {} events, "
         "{} layers · generated {}</p>\n",
         xml_escape(title), xml_escape(log_.run_dir), log_.records.size(), log_.events.size(),
-        layers_.size(), when);
+        layers_.size(), detail::generated_time());
   }
 
   std::string warnings() const {
@@ -295,6 +243,7 @@ class ReportBuilder {
       spec.x_label = "snapshot (training time)";
       spec.y_label = "layer";
       spec.value_label = metric + " to final";
+      spec.distance = similarity::is_distance(similarity::parse_metric(metric));
       for (const auto step : steps) spec.columns.push_back(axis_.label(step_x[step]));
       for (const auto& layer : layers_) {
         std::vector<double> row;
@@ -345,6 +294,7 @@ class ReportBuilder {
       spec.x_label = "reference layer (final snapshot)";
       spec.y_label = "layer (last snapshot)";
       spec.value_label = metric;
+      spec.distance = similarity::is_distance(similarity::parse_metric(metric));
       spec.rows = rows;
       spec.columns = rows;
       for (const auto& a : rows) {

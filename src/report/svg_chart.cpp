@@ -172,14 +172,20 @@ std::string heatmap_svg(const HeatmapSpec& spec) {
   const double left = 150;  // room for layer names
   const double plot_width = kWidth - left - kRight;
   const double cell_w = plot_width / static_cast<double>(std::max<std::size_t>(n_cols, 1));
-  double lowest = 1;
+  double lowest = 1, highest = 0;
   for (const auto& row : spec.values) {
     for (const double v : row) {
-      if (std::isfinite(v)) lowest = std::min(lowest, v);
+      if (std::isfinite(v)) {
+        lowest = std::min(lowest, v);
+        highest = std::max(highest, v);
+      }
     }
   }
-  const double lower = std::min(0.9, std::max(-1.0, std::floor(lowest * 10) / 10));
-  const auto scaled = [&](double v) { return (v - lower) / (1 - lower); };
+  // The colour bar runs from `dull` (darkest) to `bright`.
+  const double dull = spec.distance ? std::max(0.1, std::ceil(highest * 10) / 10)
+                                    : std::min(0.9, std::max(-1.0, std::floor(lowest * 10) / 10));
+  const double bright = spec.distance ? 0.0 : 1.0;
+  const auto scaled = [&](double v) { return (v - dull) / (bright - dull); };
   // Column labels along the bottom, thinned to about 12 so they never overlap.
   const double label_space = 100;
   const double height = kTop + plot_height + label_space;
@@ -218,7 +224,7 @@ std::string heatmap_svg(const HeatmapSpec& spec) {
       "<text class=\"y-label\" transform=\"translate(14 {}) rotate(-90)\" "
       "text-anchor=\"middle\">{}</text>\n",
       kTop + plot_height / 2, xml_escape(spec.y_label));
-  // Colour bar: 10 steps from `lower` to 1.
+  // Colour bar: 10 steps from `bright` down to `dull`.
   const double bar_x = kWidth - kRight + 30, bar_h = 160;
   out += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", bar_x, kTop + 4,
                      xml_escape(spec.value_label));
@@ -227,8 +233,9 @@ std::string heatmap_svg(const HeatmapSpec& spec) {
     out += fmt::format("<rect x=\"{}\" y=\"{:.1f}\" width=\"18\" height=\"{:.1f}\" fill=\"{}\"/>",
                        bar_x, kTop + 14 + bar_h * i / 10, bar_h / 10 + 0.3, to_hex(viridis(t)));
   }
-  out += fmt::format("\n<text x=\"{0}\" y=\"{1}\">1</text><text x=\"{0}\" y=\"{2}\">{3}</text>\n",
-                     bar_x + 24, kTop + 24, kTop + 14 + bar_h, number_label(lower));
+  out += fmt::format("\n<text x=\"{0}\" y=\"{1}\">{2}</text><text x=\"{0}\" y=\"{3}\">{4}</text>\n",
+                     bar_x + 24, kTop + 24, number_label(bright), kTop + 14 + bar_h,
+                     number_label(dull));
   return out + "</svg>\n";
 }
 

@@ -35,10 +35,12 @@ struct HeatmapSpec {
   std::string x_label, y_label, value_label;
   std::vector<std::string> rows, columns;
   std::vector<std::vector<double>> values;  ///< rows × columns; NaN draws a grey cell.
+  bool distance = false;  ///< Values are distances (0 = identical, drawn brightest).
 };
 
-/// A heatmap in the report's colour scale, with a colour bar whose range is [lower, 1], lower
-/// being the data's minimum rounded down to a tenth (so small differences stay visible).
+/// A heatmap in the report's colour scale. For indices the colour bar's range is [lower, 1],
+/// lower being the data's minimum rounded down to a tenth (so small differences stay visible);
+/// for distances it is [0, upper], upper the maximum rounded up to a tenth, 0 brightest.
 std::string heatmap_svg(const HeatmapSpec& spec);
 
 struct TimelineSpec {

@@ -142,6 +142,35 @@ TEST(CompareCommand, BadDataExitsThreeWithOneLineNamingTheFile) {
   }
 }
 
+TEST(CompareCommand, BootstrapAndPermutationsAddAnIntervalAndAPValuePerMetric) {
+  // b = a·M + noise: related, so no permutation reaches the observed value.
+  const std::string files = test_data_path("a_f32.npy") + " " + test_data_path("b_f32.npy");
+  const std::string flags = " --metric cka,svcca --bootstrap 200 --permutations 99 --seed 3";
+  const auto r = run("compare " + files + flags + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto m = nlohmann::json::parse(r.out)["metrics"];
+  for (const std::string name : {"cka", "svcca"}) {
+    SCOPED_TRACE(name);
+    const auto& f = m[name];
+    const double value = f["value"].get<double>();
+    EXPECT_LE(f["bootstrap"]["low"].get<double>(), value);
+    EXPECT_GE(f["bootstrap"]["high"].get<double>(), value);
+    EXPECT_GT(f["bootstrap"]["high"].get<double>(), f["bootstrap"]["low"].get<double>());
+    EXPECT_EQ(f["bootstrap"]["resamples"], 200);
+    EXPECT_EQ(f["bootstrap"]["confidence"], 0.95);
+    EXPECT_DOUBLE_EQ(f["permutation"]["p_value"].get<double>(), 0.01);
+    EXPECT_EQ(f["seed"], 3);
+  }
+  // The same seed gives the same numbers; progress goes to stderr.
+  EXPECT_EQ(run("compare " + files + flags + " --json").out, r.out);
+  EXPECT_NE(r.err.find("resamples 299/299"), std::string::npos) << r.err;
+  const auto table = run("compare " + files + flags);
+  ASSERT_EQ(table.code, 0) << table.err;
+  EXPECT_NE(table.out.find("95% interval"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("0.01"), std::string::npos) << table.out;
+  EXPECT_EQ(run("compare " + files + " --bootstrap -1").code, 2);
+}
+
 TEST(CompareCommand, UsageErrorsExitTwo) {
   const std::string good = test_data_path("a_f32.npy");
   for (const std::string& args : std::vector<std::string>{
