@@ -14,6 +14,7 @@
 #include <thread>
 #include <utility>
 
+#include "layerwatch/similarity/resampling.h"
 #include "sinks/console_sink.h"
 
 namespace layerwatch {
@@ -125,6 +126,7 @@ class Analyzer::Impl {
   void enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference, Reference kind);
   void worker();
   void compare(Job& job);
+  void add_interval(const Snapshot& reference, const Snapshot& current, ConvergenceRecord& r) const;
   void deliver_in_order(uint64_t ticket, Job job);
   void deliver(const Job& job);
   template <typename Call>
@@ -506,6 +508,10 @@ void Analyzer::Impl::compare(Job& job) {
     r.status = v.status();
     r.message = v.message();
     r.kept_dims = v.kept_dims();
+    if (options.bootstrap() > 0 && has_value(v.status()) &&
+        job.reference_kind != Reference::kFinal) {
+      add_interval(ref, cur, r);
+    }
   } catch (const std::exception& e) {
     r.status = Status::kError;
     r.message = fmt::format("analysis of layer '{}' (step {} vs {}) failed: {}", cur.layer,
@@ -517,6 +523,30 @@ void Analyzer::Impl::compare(Job& job) {
   job = Job();
   job.kind = Job::Kind::kRecord;
   job.record = std::move(r);
+}
+
+void Analyzer::Impl::add_interval(const Snapshot& reference, const Snapshot& current,
+                                  ConvergenceRecord& r) const {
+  // One seed per layer and probe pass: the same run gives the same intervals.
+  uint64_t seed = 1469598103934665603ULL ^ static_cast<uint64_t>(current.probe_index);
+  for (const char c : current.layer)
+    seed = (seed ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  const auto resampled = sim::resample_metric(options.metric(), reference.to_float(),
+                                              current.to_float(), options.metric_options(),
+                                              sim::ResamplingOptions()
+                                                  .bootstrap(options.bootstrap())
+                                                  .confidence(options.confidence())
+                                                  .seed(seed),
+                                              options.precision());
+  r.low = resampled.low;
+  r.high = resampled.high;
+  std::string note = resampled.message;
+  if (current.rows_per_example > 1) {
+    note += std::string(note.empty() ? "" : "; ") +
+            "the interval resamples spatial positions, which are not independent: it is "
+            "narrower than one over images (conv_layout pool or flatten gives one row per image)";
+  }
+  if (!note.empty()) r.message += (r.message.empty() ? "" : "; ") + note;
 }
 
 void Analyzer::Impl::deliver(const Job& job) {

@@ -133,11 +133,22 @@ int run_compare(CompareArgs args) {
 
   std::string shape_a, shape_b;
   Matrix ma, mb;
+  int64_t rows_per_example = 1;
   try {
     const auto read = [&](const std::string& path, std::string& shape_text) {
       std::vector<int64_t> shape;
       Matrix m = io::read_sample_matrix(path, args.index->conv_options, &shape);
       shape_text = io::shape_string(shape);
+      if (shape.size() == 4 && args.index->conv_options.layout() == sim::ConvLayout::kSpatial) {
+        rows_per_example = shape[2] * shape[3];
+        if (args.resampled() && m.rows() != shape[0] * rows_per_example) {
+          throw std::invalid_argument(fmt::format(
+              "{}: resampling resamples whole examples, and the spatial layout kept only some "
+              "positions of each; add --conv-max-samples 0 (every position) or use --conv pool "
+              "or --conv flatten",
+              path));
+        }
+      }
       return m;
     };
     ma = read(args.file_a, shape_a);
@@ -145,6 +156,9 @@ int run_compare(CompareArgs args) {
   } catch (const io::FileError& e) {
     fmt::print(stderr, "layerwatch compare: {}\n", e.what());
     return kExitBadData;
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "layerwatch compare: {}\n", e.what());
+    return kExitUsage;
   }
   if (ma.rows() != mb.rows()) {
     fmt::print(stderr,
@@ -169,8 +183,10 @@ int run_compare(CompareArgs args) {
   std::vector<MetricRow> rows;
   if (args.resampled()) {
     for (const auto metric : metrics) {
-      const auto r = sim::resample_metric(metric, ma, mb, metric_options, args.resampling,
-                                          precision, progress_lines(sim::to_string(metric)));
+      const auto r = sim::resample_metric(
+          metric, ma, mb, metric_options,
+          sim::ResamplingOptions(args.resampling).rows_per_example(rows_per_example), precision,
+          progress_lines(sim::to_string(metric)));
       rows.push_back(describe(r, args));
     }
   } else {

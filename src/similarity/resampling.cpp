@@ -64,6 +64,11 @@ ResampledMetric resample_metric(Metric metric, MatrixRef x, MatrixRef y,
         "resample_metric: x has {} rows and y {}: both must hold the same examples, one row each",
         x.rows(), y.rows()));
   }
+  const int64_t group = resampling.rows_per_example();
+  if (x.rows() % group != 0) {
+    throw std::invalid_argument(fmt::format(
+        "resample_metric: {} rows are not whole examples of {} rows each", x.rows(), group));
+  }
   ResampledMetric out;
   const Activations ax(x, precision);
   {
@@ -71,7 +76,7 @@ ResampledMetric resample_metric(Metric metric, MatrixRef x, MatrixRef y,
     out.observed = compute_metric(metric, pair, options);
   }
   out.value = out.observed.value();
-  const int64_t n = x.rows();
+  const int64_t n = x.rows() / group;  // examples
   const int64_t total = resampling.bootstrap() + resampling.permutations();
   if (total == 0) return out;
   if (!has_value(out.observed.status())) {
@@ -83,13 +88,21 @@ ResampledMetric resample_metric(Metric metric, MatrixRef x, MatrixRef y,
     return out;
   }
   layerwatch::detail::RandomIndex random(resampling.seed());
-  std::vector<Eigen::Index> rows(static_cast<size_t>(n));
+  std::vector<Eigen::Index> examples(static_cast<size_t>(n));
+  std::vector<Eigen::Index> rows(static_cast<size_t>(n * group));
+  // The rows of `examples`, each example's `group` rows in order.
+  const auto expand = [&] {
+    for (size_t e = 0; e < examples.size(); ++e) {
+      for (int64_t k = 0; k < group; ++k) rows[e * group + k] = examples[e] * group + k;
+    }
+  };
   int64_t done = 0;
 
   std::vector<double> boot;
   boot.reserve(static_cast<size_t>(resampling.bootstrap()));
   for (int64_t b = 0; b < resampling.bootstrap(); ++b) {
-    for (auto& row : rows) row = random.below(n);
+    for (auto& example : examples) example = random.below(n);
+    expand();
     const double v = index_of(metric, Activations(take_rows(x, rows), precision),
                               take_rows(y, rows), options, precision);
     if (std::isfinite(v)) boot.push_back(v);
@@ -110,9 +123,10 @@ ResampledMetric resample_metric(Metric metric, MatrixRef x, MatrixRef y,
   // The permuted side is y; x is prepared once and shared by every permutation.
   const bool distance = is_distance(metric);
   int64_t as_extreme = 0;
-  std::iota(rows.begin(), rows.end(), Eigen::Index{0});
+  std::iota(examples.begin(), examples.end(), Eigen::Index{0});
   for (int64_t p = 0; p < resampling.permutations(); ++p) {
-    random.shuffle(rows);
+    random.shuffle(examples);
+    expand();
     const double v = index_of(metric, ax, take_rows(y, rows), options, precision);
     if (std::isfinite(v)) {
       ++out.permutations_used;

@@ -22,6 +22,9 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
+// A value with 6 significant digits, or an empty field when there is none.
+std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : std::string(); }
+
 }  // namespace
 
 CsvSink::CsvSink(std::string path) : path_(std::move(path)) {}
@@ -33,7 +36,7 @@ void CsvSink::open() {
   const auto resume = std::exchange(resume_, {});
   file_ = detail::open_log_file(path_, resume);
   if (!resume)
-    detail::write_log_line(file_, "step,epoch,layer,reference,metric,value,status", path_);
+    detail::write_log_line(file_, "step,epoch,layer,reference,metric,value,status,low,high", path_);
 }
 
 void CsvSink::write(const ConvergenceRecord& r) {
@@ -41,10 +44,9 @@ void CsvSink::write(const ConvergenceRecord& r) {
   if (!r.reference_layer.empty()) reference += ":" + r.reference_layer;
   detail::write_log_line(
       file_,
-      fmt::format("{},{},{},{},{},{},{}", r.step, r.epoch, csv_field(r.layer), csv_field(reference),
-                  similarity::to_string(r.metric),
-                  std::isfinite(r.value) ? fmt::format("{:.6g}", r.value) : std::string(),
-                  to_string(r.status)),
+      fmt::format("{},{},{},{},{},{},{},{},{}", r.step, r.epoch, csv_field(r.layer),
+                  csv_field(reference), similarity::to_string(r.metric), number(r.value),
+                  to_string(r.status), number(r.low), number(r.high)),
       path_);
 }
 

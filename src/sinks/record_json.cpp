@@ -99,6 +99,7 @@ nlohmann::json to_json(const ConvergenceRecord& r) {
   o["value"] = number_or_null(r.value);
   o["status"] = to_string(r.status);
   o["kept_dims"] = r.kept_dims;
+  if (std::isfinite(r.low) && std::isfinite(r.high)) o["interval"] = {r.low, r.high};
   o["compute_ms"] = std::round(r.compute_ms * 1000) / 1000;
   if (!r.message.empty()) o["message"] = r.message;
   return o;
@@ -137,6 +138,15 @@ ConvergenceRecord record_from_json(const nlohmann::json& o) {
     if (!o.at("kept_dims").is_array())
       throw std::invalid_argument("key 'kept_dims' must be a list");
     for (const auto& dims : o.at("kept_dims")) r.kept_dims.push_back(integer(dims, "kept_dims"));
+  }
+  if (o.contains("interval")) {
+    const auto& interval = o.at("interval");
+    if (!interval.is_array() || interval.size() != 2 || !interval[0].is_number() ||
+        !interval[1].is_number()) {
+      throw std::invalid_argument("key 'interval' must be a list of two numbers");
+    }
+    r.low = interval[0].get<double>();
+    r.high = interval[1].get<double>();
   }
   r.compute_ms = o.value("compute_ms", 0.0);
   r.message = o.value("message", std::string());

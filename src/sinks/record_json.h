@@ -6,7 +6,8 @@
 /// "reference":"previous","reference_step":938,"reference_epoch":2,"metric":"svcca",
 /// "value":0.9712,"status":"ok","kept_dims":[12,13],"compute_ms":4.1}
 /// plus "message" when there is one and "reference_layer" when the reference snapshot is of
-/// another layer (the layers × layers matrix). A NaN value is written as null.
+/// another layer (the layers × layers matrix), and "interval":[low,high] when the record has a
+/// bootstrap interval. A NaN value is written as null.
 /// An event line: {"schema_version":1,"event":"jobs_skipped","step":…,"epoch":…,"layer":…,
 /// "message":…,"value":…,"count":…}.
 

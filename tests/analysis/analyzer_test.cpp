@@ -73,6 +73,33 @@ TEST(Analyzer, PreviousReferenceValuesEqualDirectSimilarityCalls) {
   EXPECT_EQ(sink->closed, 1);
 }
 
+TEST(Analyzer, ABootstrapIntervalAroundEachOnlineValueWhenAskedFor) {
+  auto sink = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(queue_all().bootstrap(40).final_pass(true), {sink});
+    for (int64_t p = 0; p < 3; ++p) analyzer.add_snapshot(snapshot_at("conv1", p));
+    analyzer.finish();
+  }
+  const auto online = sink->with_reference(Reference::kPrevious);
+  ASSERT_EQ(online.size(), 2u);
+  for (const auto& r : online) {
+    EXPECT_LT(r.low, r.value);
+    EXPECT_GT(r.high, r.value);
+    EXPECT_LT(r.high - r.low, 0.2);
+  }
+  // The same snapshots give the same interval (a seed per layer and probe pass).
+  auto again = std::make_shared<RecordingSink>();
+  {
+    Analyzer analyzer(queue_all().bootstrap(40), {again});
+    for (int64_t p = 0; p < 3; ++p) analyzer.add_snapshot(snapshot_at("conv1", p));
+    analyzer.finish();
+  }
+  EXPECT_EQ(again->with_reference(Reference::kPrevious)[1].low, online[1].low);
+  // Final-pass records, and runs without the option, carry none.
+  for (const auto& r : sink->with_reference(Reference::kFinal)) EXPECT_TRUE(std::isnan(r.low));
+  EXPECT_THROW(Analyzer(AnalyzerOptions().bootstrap(-1), {}), std::invalid_argument);
+}
+
 TEST(Analyzer, ReferenceLagAndFirstReferenceChooseTheRightSnapshots) {
   auto lagged = std::make_shared<RecordingSink>();
   {

@@ -171,6 +171,18 @@ TEST(CompareCommand, BootstrapAndPermutationsAddAnIntervalAndAPValuePerMetric) {
   EXPECT_EQ(run("compare " + files + " --bootstrap -1").code, 2);
 }
 
+TEST(CompareCommand, ResamplingAConvLayerResamplesWholeImages) {
+  const std::string files = test_data_path("conv_a.npy") + " " + test_data_path("conv_b.npy");
+  const auto r = run("compare " + files + " --metric cka --bootstrap 50 --permutations 19 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto cka = nlohmann::json::parse(r.out)["metrics"]["cka"];
+  EXPECT_EQ(cka["bootstrap"]["resamples"], 50);
+  // Only some positions of each image kept: whole images cannot be resampled, and it says so.
+  const auto capped = run("compare " + files + " --bootstrap 50 --conv-max-samples 100");
+  EXPECT_EQ(capped.code, 2) << capped.err;
+  EXPECT_NE(capped.err.find("--conv-max-samples 0"), std::string::npos) << capped.err;
+}
+
 TEST(CompareCommand, UsageErrorsExitTwo) {
   const std::string good = test_data_path("a_f32.npy");
   for (const std::string& args : std::vector<std::string>{

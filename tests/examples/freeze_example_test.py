@@ -99,8 +99,8 @@ with open(os.path.join(log_dir, "convergence.csv")) as f:
     csv_text = f.read()
 csv_rows = csv_text.splitlines()
 check("default sinks: csv complete", csv_text.endswith("\n") and len(csv_rows) > 1 and
-      csv_rows[0] == "step,epoch,layer,reference,metric,value,status" and
-      all(row.count(",") == 6 for row in csv_rows), csv_rows[:3])
+      csv_rows[0] == "step,epoch,layer,reference,metric,value,status,low,high" and
+      all(row.count(",") == 8 for row in csv_rows), csv_rows[:3])
 with open(os.path.join(log_dir, "convergence.jsonl")) as f:
     check("default sinks: one csv row per record", len(csv_rows) - 1 == len(f.read().splitlines()))
 tb = [n for n in os.listdir(log_dir) if n.startswith("events.out.tfevents.")]

@@ -51,7 +51,7 @@ TEST(MonitorOptions, ShippedDefaultConfigEqualsTheBuiltInDefaultsInEveryKey) {
   changed.analysis().metric(similarity::Metric::kCka).precision(similarity::Precision::kFloat32);
   changed.analysis().reference(Reference::kFirst).reference_lag(2).final_pass(false);
   changed.analysis().layer_matrix(true).threads(3).queue_capacity(5);
-  changed.analysis().queue_policy(QueuePolicy::kDropNewest);
+  changed.analysis().queue_policy(QueuePolicy::kDropNewest).bootstrap(100).confidence(0.9);
   changed.analysis().metric_options().svcca().keep(0.5).dims(3).rank_tolerance(1e-3);
   changed.analysis().metric_options().svcca().reduction(similarity::SvccaReduction::kFixedDims);
   changed.analysis().metric_options().rbf().threshold(2).debiased(true).max_samples(100);

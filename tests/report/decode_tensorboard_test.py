@@ -196,7 +196,7 @@ def main():
     assert sum(far) < sum(diagonal), (far, diagonal)
 
     csv_rows = open(os.path.join(work, "convergence.csv")).read().splitlines()
-    assert csv_rows[0] == "step,epoch,layer,reference,metric,value,status"
+    assert csv_rows[0] == "step,epoch,layer,reference,metric,value,status,low,high"
     assert len(csv_rows) - 1 == len(lines), (len(csv_rows), len(lines))
 
     n_scalars = sum(len(p) for p in scalars.values())

@@ -111,6 +111,31 @@ TEST(Bootstrap, TheSameSeedGivesTheSameIntervalAndAnotherSeedAnother) {
   EXPECT_LT(a.standard_error, a.high - a.low);  // ±1 sd is narrower than the 95 % range
 }
 
+// Every example spans 4 identical rows: resampling whole examples gives exactly what
+// resampling the examples of the undivided data gives (linear CKA and CCA do not change when
+// every row is repeated equally often), while resampling rows alone would not.
+TEST(Bootstrap, ResamplesWholeExamplesWhenEachSpansSeveralRows) {
+  const Eigen::MatrixXd x = gaussian(60, 3, 21);
+  const Eigen::MatrixXd y = related(x, 2, 2.0, 22);
+  const auto repeat = [](const Eigen::MatrixXd& m) {
+    Eigen::MatrixXd out(m.rows() * 4, m.cols());
+    for (Eigen::Index i = 0; i < out.rows(); ++i) out.row(i) = m.row(i / 4);
+    return out;
+  };
+  const auto options = ResamplingOptions().bootstrap(30).permutations(30).seed(5);
+  for (const Metric metric : {Metric::kCka, Metric::kCca}) {
+    const auto plain = resample_metric(metric, x, y, {}, options);
+    const auto grouped = resample_metric(metric, repeat(x), repeat(y), {},
+                                         ResamplingOptions(options).rows_per_example(4));
+    EXPECT_NEAR(grouped.low, plain.low, 1e-9) << to_string(metric);
+    EXPECT_NEAR(grouped.high, plain.high, 1e-9) << to_string(metric);
+    EXPECT_DOUBLE_EQ(grouped.p_value, plain.p_value) << to_string(metric);
+  }
+  EXPECT_THROW(resample_metric(Metric::kCka, gaussian(10, 2, 1), gaussian(10, 2, 2), {},
+                               ResamplingOptions().bootstrap(3).rows_per_example(4)),
+               std::invalid_argument);
+}
+
 TEST(Bootstrap, ReportsProgressOncePerResample) {
   const Eigen::MatrixXd x = gaussian(50, 3, 5);
   const Eigen::MatrixXd y = gaussian(50, 3, 6);

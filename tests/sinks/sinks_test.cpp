@@ -116,6 +116,21 @@ TEST(RecordJson, AFloatWhereAnIntegerBelongsIsRefusedNamingTheKey) {
   EXPECT_THROW(record_from_json(j), std::invalid_argument);
 }
 
+TEST(RecordJson, ABootstrapIntervalRoundTripsAndIsLeftOutWhenThereIsNone) {
+  auto r = record("conv1", 1, 0.9);
+  EXPECT_FALSE(to_json(r).contains("interval"));
+  r.low = 0.88;
+  r.high = 0.92;
+  const auto j = to_json(r);
+  EXPECT_EQ(j["interval"], nlohmann::json({0.88, 0.92}));
+  const auto back = record_from_json(j);
+  EXPECT_DOUBLE_EQ(back.low, 0.88);
+  EXPECT_DOUBLE_EQ(back.high, 0.92);
+  auto broken = j;
+  broken["interval"] = {0.88};
+  EXPECT_THROW(record_from_json(broken), std::invalid_argument);
+}
+
 TEST(ConsoleSink, PrintsOneLinePerLayerWithTheTrend) {
   std::FILE* out = std::tmpfile();
   ConsoleSink sink(out);
@@ -163,7 +178,10 @@ TEST(CsvSink, WritesALongFormatTableWithAHeader) {
   std::filesystem::remove_all(dir);
   auto sink = make_sink("csv", dir.string());
   sink->open();
-  sink->write(record("conv1", 1, 0.93));
+  auto first = record("conv1", 1, 0.93);
+  first.low = 0.91;
+  first.high = 0.945;
+  sink->write(first);
   auto bad = record("odd,name", 2, std::nan(""));
   bad.status = Status::kNonFinite;
   sink->write(bad);
@@ -174,10 +192,10 @@ TEST(CsvSink, WritesALongFormatTableWithAHeader) {
   sink->end_epoch(2);
   const auto lines = lines_of((dir / "convergence.csv").string());
   ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[0], "step,epoch,layer,reference,metric,value,status");
-  EXPECT_EQ(lines[1], "100,1,conv1,previous,svcca,0.93,ok");
-  EXPECT_EQ(lines[2], "200,2,\"odd,name\",previous,svcca,,non_finite");
-  EXPECT_EQ(lines[3], "200,2,conv1,final:fc,svcca,0.5,ok");
+  EXPECT_EQ(lines[0], "step,epoch,layer,reference,metric,value,status,low,high");
+  EXPECT_EQ(lines[1], "100,1,conv1,previous,svcca,0.93,ok,0.91,0.945");
+  EXPECT_EQ(lines[2], "200,2,\"odd,name\",previous,svcca,,non_finite,,");
+  EXPECT_EQ(lines[3], "200,2,conv1,final:fc,svcca,0.5,ok,,");
   sink->close();
 }
 

@@ -68,6 +68,15 @@ struct AnalyzerOptions {
   /// snapshot (the SVCCA paper's layers × layers figure), as records with `reference_layer`.
   /// Costs layers² comparisons per stored probe pass. Default false.
   LAYERWATCH_OPTION(bool, layer_matrix, AnyValue{}) = false;
+  /// Bootstrap resamples of the probe examples behind each online record's interval (`low`,
+  /// `high`), so a reader or a policy can tell whether 0.88 differs from 0.90. Each resample
+  /// costs one more comparison: 200 resamples make analysis ~200× slower. Rows are resampled
+  /// one by one; for conv layers in the spatial layout those are positions, not images, and
+  /// the record says that its interval is then too narrow. Default 0 (no interval), range
+  /// [0, 100000].
+  LAYERWATCH_OPTION(int64_t, bootstrap, range(0, 100000)) = 0;
+  /// Central probability of the bootstrap interval. Default 0.95, range (0, 1).
+  LAYERWATCH_OPTION(double, confidence, range_open_open(0, 1)) = 0.95;
   /// Worker threads. Default 1, range [1, 64].
   LAYERWATCH_OPTION(int64_t, threads, range(1, 64)) = 1;
   /// Queue policy when analysis falls behind. Default `kSkipToNewest` ("skip_to_newest").

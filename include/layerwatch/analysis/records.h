@@ -50,7 +50,11 @@ struct ConvergenceRecord {
   Status status = Status::kOk;
   std::string message;             ///< Why, when status is not kOk (or a caution).
   std::vector<int64_t> kept_dims;  ///< Directions kept per side (SVCCA/CCA), else empty.
-  double compute_ms = 0;           ///< Analyzer time spent on this record.
+  /// Bootstrap interval of `value` over the probe examples (`AnalyzerOptions::bootstrap`), at
+  /// `AnalyzerOptions::confidence`; NaN when not computed.
+  double low = std::numeric_limits<double>::quiet_NaN();
+  double high = std::numeric_limits<double>::quiet_NaN();  ///< Upper end of the interval.
+  double compute_ms = 0;                                   ///< Analyzer time spent on this record.
 };
 
 /// Something the monitor did or could not do, logged beside the records.

@@ -44,6 +44,11 @@ struct ResamplingOptions {
   LAYERWATCH_OPTION(int64_t, permutations, at_least(0)) = 0;
   /// Central probability of the bootstrap interval. Default 0.95, range (0, 1).
   LAYERWATCH_OPTION(double, confidence, range_open_open(0, 1)) = 0.95;
+  /// Rows per example, when each example spans several consecutive rows (a conv layer in the
+  /// spatial layout: H·W positions per image). Whole examples are resampled and permuted, since
+  /// the positions of one image are not independent draws. Default 1, range ≥ 1; the row count
+  /// must be a multiple.
+  LAYERWATCH_OPTION(int64_t, rows_per_example, at_least(1)) = 1;
   /// Seed of the resampling; the same seed gives the same resamples and results. Default 0.
   LAYERWATCH_OPTION(uint64_t, seed, AnyValue{}) = 0;
   LAYERWATCH_OPTIONS_END();
@@ -72,7 +77,8 @@ using ResamplingProgress = std::function<void(int64_t done, int64_t total)>;
 /// and a permutation p-value as `resampling` asks. Deterministic for a given seed. Never throws
 /// for bad data: an observed index without a value (NaN/Inf, too few examples, …) comes back
 /// with its status and no resampling; throws `std::invalid_argument` when the row counts
-/// differ or options are out of range. Needs at least 3 examples for any resampling.
+/// differ or are not a multiple of `rows_per_example`, or options are out of range. Needs at
+/// least 3 examples for any resampling.
 ResampledMetric resample_metric(Metric metric, MatrixRef x, MatrixRef y,
                                 const MetricOptions& options, const ResamplingOptions& resampling,
                                 Precision precision = Precision::kFloat64,
