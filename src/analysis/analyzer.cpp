@@ -14,6 +14,8 @@
 #include <thread>
 #include <utility>
 
+#include "layerwatch/probing/class_logit_cca.h"
+#include "layerwatch/probing/control_task.h"
 #include "layerwatch/similarity/resampling.h"
 #include "sinks/console_sink.h"
 
@@ -39,11 +41,12 @@ namespace {
 double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
 struct Job {
-  enum class Kind { kCompare, kRecord, kEvent, kBarrier };
+  enum class Kind { kCompare, kRecord, kEvent, kBarrier, kProbe };
   Kind kind = Kind::kCompare;
   SnapshotStore::Ptr current, reference;
   Reference reference_kind = Reference::kPrevious;
   ConvergenceRecord record;
+  std::vector<ProbeRecord> probe_records;  // kProbe: current = the layer, reference = logits
   MonitorEvent event;
   int64_t epoch = 0;
   bool close_sinks = false;
@@ -99,6 +102,25 @@ class ActivationCache {
       entries_;
 };
 
+// One row per probe example: a layer with several rows per example (a conv layer in the
+// spatial layout) is averaged over its positions. Empty, with `why` set, when the snapshot does
+// not hold every example (sample_cap subsampled them).
+Eigen::MatrixXf per_example(const Snapshot& s, int64_t examples, std::string* why) {
+  const int64_t per = s.rows_per_example;
+  if (examples <= 0 || s.samples() != examples * per) {
+    *why = fmt::format(
+        "layer '{}' holds {} rows, not the {} probe examples × {} rows each: sample_cap "
+        "subsampled them; raise sample_cap to at least {} to probe it",
+        s.layer, s.samples(), examples, per, examples * per);
+    return {};
+  }
+  const Eigen::MatrixXf all = s.to_float();
+  if (per == 1) return all;
+  Eigen::MatrixXf out(examples, all.cols());
+  for (int64_t e = 0; e < examples; ++e) out.row(e) = all.middleRows(e * per, per).colwise().mean();
+  return out;
+}
+
 }  // namespace
 
 class Analyzer::Impl {
@@ -108,7 +130,9 @@ class Analyzer::Impl {
   ~Impl();
   CheckpointContents save_state();
 
-  void add_snapshot(Snapshot snapshot);
+  SnapshotStore::Ptr add_snapshot(Snapshot snapshot);
+  void add_probe_pass(std::vector<Snapshot> snapshots);
+  void set_probe_labels(std::vector<int64_t> labels, Matrix inputs);
   void check_budget(const std::vector<Snapshot>& pass);
   void announce(MonitorEvent event);
   void push_job(Job job);
@@ -126,6 +150,8 @@ class Analyzer::Impl {
   void enqueue_compare(SnapshotStore::Ptr current, SnapshotStore::Ptr reference, Reference kind);
   void worker();
   void compare(Job& job);
+  void probe(Job& job);
+  std::vector<int64_t> control_labels();
   void add_interval(const Snapshot& reference, const Snapshot& current, ConvergenceRecord& r) const;
   void deliver_in_order(uint64_t ticket, Job job);
   void deliver(const Job& job);
@@ -150,6 +176,11 @@ class Analyzer::Impl {
   std::mutex delivery_mutex_;  // the sinks, and the outcomes waiting for their turn
   std::map<uint64_t, Job> finished_jobs_;
   uint64_t next_delivery_ = 0;
+
+  std::mutex probe_mutex_;  // the labels and the control task
+  std::vector<int64_t> probe_labels_;
+  Matrix control_inputs_;
+  std::vector<int64_t> control_labels_;
 
   std::atomic<int64_t> records_{0}, failed_{0};
   std::atomic<int64_t> sink_errors_{0};
@@ -263,7 +294,7 @@ void Analyzer::Impl::push_job(Job job) {
   work_ready_.notify_one();
 }
 
-void Analyzer::Impl::add_snapshot(Snapshot snapshot) {
+SnapshotStore::Ptr Analyzer::Impl::add_snapshot(Snapshot snapshot) {
   const std::string layer = snapshot.layer;
   const int64_t step = snapshot.step, epoch = snapshot.epoch, probe = snapshot.probe_index;
   const bool first = options.reference() == Reference::kFirst;
@@ -300,11 +331,50 @@ void Analyzer::Impl::add_snapshot(Snapshot snapshot) {
     record.record.status = Status::kTooLarge;
     record.record.message = result.refusal;
     push_job(std::move(record));
-    return;
+    return nullptr;
   }
-  if (reference) {
-    enqueue_compare(std::move(result.stored), std::move(reference), options.reference());
+  if (reference) enqueue_compare(result.stored, std::move(reference), options.reference());
+  return result.stored;
+}
+
+void Analyzer::Impl::add_probe_pass(std::vector<Snapshot> snapshots) {
+  check_budget(snapshots);
+  const auto& probing = options.probing();
+  const bool probe_now = probing.enabled() && !snapshots.empty() &&
+                         snapshots.front().probe_index % probing.every() == 0;
+  std::vector<SnapshotStore::Ptr> stored;
+  for (auto& snapshot : snapshots) stored.push_back(add_snapshot(std::move(snapshot)));
+  if (!probe_now) return;
+  SnapshotStore::Ptr logits;
+  for (const auto& s : stored) {
+    if (s && s->layer == probing.class_logits()) logits = s;
   }
+  for (auto& s : stored) {
+    if (!s || s == logits) continue;
+    Job job;
+    job.kind = Job::Kind::kProbe;
+    job.current = std::move(s);
+    job.reference = logits;
+    push_job(std::move(job));
+  }
+}
+
+void Analyzer::Impl::set_probe_labels(std::vector<int64_t> labels, Matrix inputs) {
+  if (static_cast<int64_t>(labels.size()) != inputs.rows()) {
+    throw std::invalid_argument(fmt::format(
+        "set_probe_labels: {} labels for {} probe inputs: give one label per probe example",
+        labels.size(), inputs.rows()));
+  }
+  for (const auto label : labels) {
+    if (label < 0) {
+      throw std::invalid_argument(fmt::format(
+          "set_probe_labels: label {} is negative; labels are class indices 0, 1, …", label));
+    }
+  }
+  std::lock_guard<std::mutex> lock(probe_mutex_);
+  probe_labels_ = std::move(labels);
+  control_inputs_ = std::move(inputs);
+  control_labels_.clear();
 }
 
 void Analyzer::Impl::check_budget(const std::vector<Snapshot>& pass) {
@@ -462,6 +532,7 @@ void Analyzer::Impl::worker() {
     ++running_;
     lock.unlock();
     if (job.kind == Job::Kind::kCompare) compare(job);
+    if (job.kind == Job::Kind::kProbe) probe(job);
     deliver_in_order(ticket, std::move(job));
     lock.lock();
     --running_;
@@ -549,8 +620,122 @@ void Analyzer::Impl::add_interval(const Snapshot& reference, const Snapshot& cur
   if (!note.empty()) r.message += (r.message.empty() ? "" : "; ") + note;
 }
 
+std::vector<int64_t> Analyzer::Impl::control_labels() {
+  std::lock_guard<std::mutex> lock(probe_mutex_);
+  if (control_labels_.empty() && !probe_labels_.empty()) {
+    control_labels_ =
+        probing::control_task(
+            control_inputs_, probe_labels_,
+            probing::ControlTaskOptions().clusters(options.probing().control_clusters()))
+            .labels;
+  }
+  return control_labels_;
+}
+
+void Analyzer::Impl::probe(Job& job) {
+  const Snapshot& layer = *job.current;
+  ProbeRecord base;
+  base.step = layer.step;
+  base.epoch = layer.epoch;
+  base.probe_index = layer.probe_index;
+  base.layer = layer.layer;
+  std::vector<ProbeRecord> out;
+  const auto fail = [&](ProbeRecord r, Status status, std::string message) {
+    r.status = status;
+    r.message = std::move(message);
+    out.push_back(std::move(r));
+  };
+  if (options.probing().linear_probe()) {
+    const auto start = std::chrono::steady_clock::now();
+    ProbeRecord r = base;
+    r.kind = ProbeRecord::Kind::kLinearProbe;
+    std::vector<int64_t> labels;
+    {
+      std::lock_guard<std::mutex> lock(probe_mutex_);
+      labels = probe_labels_;
+    }
+    std::string why;
+    try {
+      const Eigen::MatrixXf features =
+          labels.empty() ? Eigen::MatrixXf()
+                         : per_example(layer, static_cast<int64_t>(labels.size()), &why);
+      if (labels.empty()) {
+        fail(r, Status::kError,
+             "linear_probe is on but the probe examples have no labels: call "
+             "Monitor::set_probe_labels before training");
+      } else if (!why.empty()) {
+        fail(r, Status::kTooFewSamples, why);
+      } else {
+        const auto result = probing::probe_with_control(features, labels, control_labels(),
+                                                        options.probing().probe());
+        r.accuracy = result.probe.accuracy;
+        r.train_accuracy = result.probe.train_accuracy;
+        r.control_accuracy = result.control.accuracy;
+        r.selectivity = result.selectivity;
+        r.status = result.probe.status;
+        r.message = result.probe.message.empty() ? result.control.message : result.probe.message;
+        r.compute_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
+        out.push_back(std::move(r));
+      }
+    } catch (const std::exception& e) {
+      fail(r, Status::kError,
+           fmt::format("linear probe of layer '{}' failed: {}", layer.layer, e.what()));
+    }
+  }
+  if (job.reference) {
+    const auto start = std::chrono::steady_clock::now();
+    ProbeRecord r = base;
+    r.kind = ProbeRecord::Kind::kClassLogit;
+    const Snapshot& logits = *job.reference;
+    std::string why;
+    try {
+      const Eigen::MatrixXf scores =
+          logits.rows_per_example == 1 ? logits.to_float() : Eigen::MatrixXf();
+      const Eigen::MatrixXf features = per_example(layer, scores.rows(), &why);
+      if (logits.rows_per_example != 1) {
+        fail(r, Status::kError,
+             fmt::format("class_logits layer '{}' has {} rows per example; it must output one "
+                         "row of class scores per example",
+                         logits.layer, logits.rows_per_example));
+      } else if (!why.empty()) {
+        fail(r, Status::kTooFewSamples, why);
+      } else {
+        const auto results = probing::class_logit_cca(features, scores,
+                                                      probing::ClassLogitOptions()
+                                                          .svcca(options.metric_options().svcca())
+                                                          .precision(options.precision()));
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
+        for (size_t c = 0; c < results.size(); ++c) {
+          ProbeRecord rc = r;
+          rc.class_index = static_cast<int64_t>(c);
+          rc.value = results[c].value;
+          rc.status = results[c].status;
+          rc.message = results[c].message;
+          rc.compute_ms = ms / static_cast<double>(results.size());
+          out.push_back(std::move(rc));
+        }
+      }
+    } catch (const std::exception& e) {
+      fail(r, Status::kError,
+           fmt::format("class-logit CCA of layer '{}' failed: {}", layer.layer, e.what()));
+    }
+  }
+  job = Job();
+  job.kind = Job::Kind::kProbe;
+  job.probe_records = std::move(out);
+}
+
 void Analyzer::Impl::deliver(const Job& job) {
   switch (job.kind) {
+    case Job::Kind::kProbe:
+      for (const auto& r : job.probe_records) {
+        for_each_sink("write_probe", [&](Sink& s) { s.write_probe(r); });
+      }
+      break;
     case Job::Kind::kCompare:  // turned into a record before delivery
       break;
     case Job::Kind::kRecord:
@@ -641,8 +826,11 @@ Analyzer::~Analyzer() = default;
 void Analyzer::add_snapshot(Snapshot snapshot) { impl_->add_snapshot(std::move(snapshot)); }
 
 void Analyzer::add_probe_pass(std::vector<Snapshot> snapshots) {
-  impl_->check_budget(snapshots);
-  for (auto& snapshot : snapshots) impl_->add_snapshot(std::move(snapshot));
+  impl_->add_probe_pass(std::move(snapshots));
+}
+
+void Analyzer::set_probe_labels(std::vector<int64_t> labels, Matrix inputs) {
+  impl_->set_probe_labels(std::move(labels), std::move(inputs));
 }
 
 void Analyzer::add_record(ConvergenceRecord record) {

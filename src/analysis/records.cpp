@@ -27,6 +27,10 @@ Reference parse_reference(const std::string& name) {
       "reference");
 }
 
+const char* to_string(ProbeRecord::Kind kind) noexcept {
+  return kind == ProbeRecord::Kind::kLinearProbe ? "linear_probe" : "class_logit";
+}
+
 const char* to_string(MonitorEvent::Kind kind) noexcept {
   using Kind = MonitorEvent::Kind;
   switch (kind) {

@@ -105,6 +105,55 @@ void Monitor::Impl::start(const CheckpointContents* resume) {
   analyzer_ = std::make_unique<Analyzer>(options_.analysis(),
                                          build_sinks(options_, std::move(extra_sinks_)), resume);
   for (auto& event : std::exchange(early_events_, {})) analyzer_->announce(std::move(event));
+  if (!probe_labels_.empty()) {
+    analyzer_->set_probe_labels(std::exchange(probe_labels_, {}), std::move(control_inputs_));
+  }
+}
+
+void Monitor::Impl::set_probe_labels(const torch::Tensor& labels) {
+  if (!probing_) return;  // no probe set: said at construction
+  const int64_t n = probe_inputs_.size(0);
+  if (!labels.defined() || labels.dim() != 1 || labels.size(0) != n) {
+    throw std::invalid_argument(fmt::format(
+        "set_probe_labels: the labels must be a 1-D tensor with one class index per probe "
+        "example ({}), got {}",
+        n,
+        labels.defined() ? fmt::format("shape [{}]", fmt::join(labels.sizes(), ", "))
+                         : std::string("an undefined tensor")));
+  }
+  if (torch::isFloatingType(labels.scalar_type()) || labels.scalar_type() == torch::kBool) {
+    throw std::invalid_argument(
+        fmt::format("set_probe_labels: the labels must be integer class indices, got dtype {}",
+                    c10::toString(labels.scalar_type())));
+  }
+  const auto cpu = labels.detach().to(torch::kCPU, torch::kLong).contiguous();
+  std::vector<int64_t> values(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + n);
+  const auto lowest = std::min_element(values.begin(), values.end());
+  if (lowest != values.end() && *lowest < 0) {
+    throw std::invalid_argument(fmt::format(
+        "set_probe_labels: label {} is negative; labels are class indices 0, 1, …", *lowest));
+  }
+  // The control task clusters the inputs; wide inputs (large images) are first projected to
+  // 256 dimensions by a fixed Gaussian matrix, which keeps their distances (Johnson–
+  // Lindenstrauss) at a fraction of the cost.
+  torch::Tensor inputs = probe_inputs_.detach().to(torch::kCPU, torch::kFloat).reshape({n, -1});
+  constexpr int64_t kMaxWidth = 1024, kProjected = 256;
+  if (inputs.size(1) > kMaxWidth) {
+    auto generator = at::detail::createCPUGenerator(options_.probe().seed());
+    const auto projection = torch::randn({inputs.size(1), kProjected}, generator, torch::kFloat) /
+                            std::sqrt(static_cast<double>(kProjected));
+    inputs = torch::matmul(inputs, projection);
+  }
+  inputs = inputs.contiguous();
+  Eigen::MatrixXf matrix =
+      Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+          inputs.data_ptr<float>(), inputs.size(0), inputs.size(1));
+  if (analyzer_) {
+    analyzer_->set_probe_labels(std::move(values), Matrix(matrix));
+  } else {
+    probe_labels_ = std::move(values);
+    control_inputs_ = Matrix(matrix);
+  }
 }
 
 Analyzer& Monitor::Impl::analyzer() {
@@ -340,6 +389,15 @@ void Monitor::Impl::probe() {
            "the probe pass captured no layer: watch a Sequential, register Tap modules or call "
            "layerwatch::tap() in forward");
   }
+  const auto& logits = options_.analysis().probing().class_logits();
+  if (!logits.empty() && probe_passes_ == 1 &&
+      std::none_of(result.snapshots.begin(), result.snapshots.end(),
+                   [&](const Snapshot& s) { return s.layer == logits; })) {
+    report(MonitorEvent::Kind::kNote,
+           fmt::format("probing.class_logits names layer '{}', which the probe pass did not "
+                       "capture: watch the layer that outputs the class scores, or fix the name",
+                       logits));
+  }
   analyzer_->add_probe_pass(std::move(result.snapshots));
   probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -418,6 +476,7 @@ std::vector<std::string> Monitor::frozen_layers() const { return impl_->frozen_l
 void Monitor::step() { impl_->step(); }
 void Monitor::end_epoch() { impl_->end_epoch(); }
 void Monitor::probe() { impl_->probe(); }
+void Monitor::set_probe_labels(const torch::Tensor& labels) { impl_->set_probe_labels(labels); }
 void Monitor::flush() { impl_->flush(); }
 void Monitor::finish() { impl_->finish(); }
 MonitorStats Monitor::stats() const { return impl_->stats(); }

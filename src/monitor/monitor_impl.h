@@ -35,6 +35,9 @@ class Monitor::Impl {
   void step();
   void end_epoch();
   void probe();
+  // Checks the labels, builds the control task's inputs, and hands both to the analyzer (now,
+  // or when it starts).
+  void set_probe_labels(const torch::Tensor& labels);
   void flush();
   void finish();
   MonitorStats stats() const;
@@ -84,6 +87,8 @@ class Monitor::Impl {
   FreezeReport freeze_unit(FreezeTarget& target);
 
   std::unique_ptr<Analyzer> analyzer_;
+  std::vector<int64_t> probe_labels_;  // waiting for the analyzer to start
+  Matrix control_inputs_;
   std::vector<std::shared_ptr<Sink>> extra_sinks_;  // given to the analyzer when it starts
   std::vector<MonitorEvent> early_events_;          // said before the analyzer started
   std::shared_ptr<torch::nn::Module> model_;

@@ -65,6 +65,9 @@ void add_record(RunLog* log, const nlohmann::json& o) {
   log->records.push_back(record_from_json(o));
 }
 void add_event(RunLog* log, const nlohmann::json& o) { log->events.push_back(event_from_json(o)); }
+void add_probe(RunLog* log, const nlohmann::json& o) {
+  log->probes.push_back(probe_record_from_json(o));
+}
 
 }  // namespace
 
@@ -94,6 +97,11 @@ RunLog read_run_log(const std::string& run_dir) {
     read_jsonl(
         events_path, [&](const nlohmann::json& o) { add_event(&log, o); }, &log.warnings);
   }
+  const auto probes_path = dir / "probes.jsonl";
+  if (fs::exists(probes_path, ec)) {
+    read_jsonl(
+        probes_path, [&](const nlohmann::json& o) { add_probe(&log, o); }, &log.warnings);
+  }
   const auto summary_path = dir / "summary.json";
   if (fs::exists(summary_path, ec)) {
     std::ifstream in(summary_path);
@@ -109,13 +117,16 @@ RunLog read_run_log(const std::string& run_dir) {
 }
 
 void parse_run_log_text(const std::string& records_text, const std::string& events_text,
-                        RunLog* log) {
+                        RunLog* log, const std::string& probes_text) {
   const fs::path dir(log->run_dir);
   parse_jsonl(
       records_text, dir / "convergence.jsonl", [&](const nlohmann::json& o) { add_record(log, o); },
       &log->warnings);
   parse_jsonl(
       events_text, dir / "events.jsonl", [&](const nlohmann::json& o) { add_event(log, o); },
+      &log->warnings);
+  parse_jsonl(
+      probes_text, dir / "probes.jsonl", [&](const nlohmann::json& o) { add_probe(log, o); },
       &log->warnings);
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// `JsonlSink`: records as JSON Lines (one object per line, see record_json.h) in
-/// `<log_dir>/convergence.jsonl`, and events in `events.jsonl` beside it. Lines are written
+/// `<log_dir>/convergence.jsonl`, events in `events.jsonl` and probe records in `probes.jsonl`
+/// beside it (created at the first probe record). Lines are written
 /// whole; the files are flushed at every epoch end and on close, so an interrupted run leaves
 /// complete lines behind.
 
@@ -26,22 +27,26 @@ class JsonlSink : public Sink {
   void open() override;
   void write(const ConvergenceRecord& record) override;
   void write_event(const MonitorEvent& event) override;
+  void write_probe(const ProbeRecord& record) override;
   void end_epoch(int64_t epoch) override;
   void flush() override;
   void close() override;
-  /// Both files' paths and sizes.
+  /// The files' paths and sizes.
   nlohmann::json save_state() override;
   void restore_state(const nlohmann::json& state) override;
 
   const std::string& path() const { return path_; }
   const std::string& events_path() const { return events_path_; }
+  const std::string& probes_path() const { return probes_path_; }
 
  private:
   std::string path_;
   std::string events_path_;
+  std::string probes_path_;
   std::FILE* records_ = nullptr;
   std::FILE* events_ = nullptr;
-  std::optional<uint64_t> resume_records_, resume_events_;
+  std::FILE* probes_ = nullptr;  // opened at the first probe record
+  std::optional<uint64_t> resume_records_, resume_events_, resume_probes_;
 };
 
 }  // namespace layerwatch

@@ -63,6 +63,15 @@ T required(const nlohmann::json& o, const char* key) {
   }
 }
 
+// A number, or null for NaN; read back as NaN.
+double number_from(const nlohmann::json& o, const char* key) {
+  if (!o.contains(key) || o.at(key).is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (!o.at(key).is_number()) {
+    throw std::invalid_argument(fmt::format("key '{}' must be a number or null", key));
+  }
+  return o.at(key).get<double>();
+}
+
 MonitorEvent::Kind parse_event_kind(const std::string& name) {
   using Kind = MonitorEvent::Kind;
   return detail::parse_name(name,
@@ -164,6 +173,56 @@ MonitorEvent event_from_json(const nlohmann::json& o) {
   if (o.contains("value") && o.at("value").is_number()) e.value = o.at("value").get<double>();
   e.count = optional_integer(o, "count", 0);
   return e;
+}
+
+nlohmann::json to_json(const ProbeRecord& r) {
+  nlohmann::json o;
+  o["schema_version"] = ConvergenceRecord::kSchemaVersion;
+  o["probe"] = to_string(r.kind);
+  o["step"] = r.step;
+  o["epoch"] = r.epoch;
+  o["probe_index"] = r.probe_index;
+  o["layer"] = r.layer;
+  if (r.kind == ProbeRecord::Kind::kLinearProbe) {
+    o["accuracy"] = number_or_null(r.accuracy);
+    o["control_accuracy"] = number_or_null(r.control_accuracy);
+    o["selectivity"] = number_or_null(r.selectivity);
+    o["train_accuracy"] = number_or_null(r.train_accuracy);
+  } else {
+    o["class"] = r.class_index;
+    o["value"] = number_or_null(r.value);
+  }
+  o["status"] = to_string(r.status);
+  o["compute_ms"] = std::round(r.compute_ms * 1000) / 1000;
+  if (!r.message.empty()) o["message"] = r.message;
+  return o;
+}
+
+ProbeRecord probe_record_from_json(const nlohmann::json& o) {
+  check_schema(o, "a probe record");
+  ProbeRecord r;
+  r.kind = detail::parse_name(required<std::string>(o, "probe"),
+                              std::initializer_list<ProbeRecord::Kind>{
+                                  ProbeRecord::Kind::kLinearProbe, ProbeRecord::Kind::kClassLogit},
+                              "probe");
+  r.step = required<int64_t>(o, "step");
+  r.epoch = required<int64_t>(o, "epoch");
+  r.probe_index = optional_integer(o, "probe_index", 0);
+  r.layer = required<std::string>(o, "layer");
+  if (r.kind == ProbeRecord::Kind::kLinearProbe) {
+    r.accuracy = number_from(o, "accuracy");
+    r.control_accuracy = number_from(o, "control_accuracy");
+    r.selectivity = number_from(o, "selectivity");
+    r.train_accuracy = number_from(o, "train_accuracy");
+  } else {
+    r.class_index = required<int64_t>(o, "class");
+    r.value = number_from(o, "value");
+  }
+  r.status = parse_status(required<std::string>(o, "status"));
+  r.compute_ms = number_from(o, "compute_ms");
+  if (!std::isfinite(r.compute_ms)) r.compute_ms = 0;
+  r.message = o.value("message", std::string());
+  return r;
 }
 
 }  // namespace layerwatch

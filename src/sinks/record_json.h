@@ -19,6 +19,10 @@ namespace layerwatch {
 
 nlohmann::json to_json(const ConvergenceRecord& record);
 nlohmann::json to_json(const MonitorEvent& event);
+/// A probe record line: {"schema_version":1,"probe":"linear_probe","step":…,"epoch":…,
+/// "probe_index":…,"layer":…,"accuracy":…,"control_accuracy":…,"selectivity":…,
+/// "train_accuracy":…,"status":…} or {…,"probe":"class_logit",…,"class":3,"value":…,…}.
+nlohmann::json to_json(const ProbeRecord& record);
 
 /// Parses a record line's object; throws `std::invalid_argument` naming the missing or
 /// malformed key.
@@ -26,5 +30,8 @@ ConvergenceRecord record_from_json(const nlohmann::json& object);
 /// Parses an event line's object; throws `std::invalid_argument` naming the missing or
 /// malformed key.
 MonitorEvent event_from_json(const nlohmann::json& object);
+/// Parses a probe record line's object; throws `std::invalid_argument` naming the missing or
+/// malformed key.
+ProbeRecord probe_record_from_json(const nlohmann::json& object);
 
 }  // namespace layerwatch

@@ -119,6 +119,17 @@ void TensorBoardSink::write(const ConvergenceRecord& r) {
   write_scalar(fmt::format("{}/{}/{}", tag_prefix(r), metric, r.layer), r.step, r.value);
 }
 
+void TensorBoardSink::write_probe(const ProbeRecord& r) {
+  if (!has_value(r.status)) return;
+  if (r.kind == ProbeRecord::Kind::kClassLogit) {
+    write_scalar(fmt::format("class_logit/{}/class_{}", r.layer, r.class_index), r.step, r.value);
+    return;
+  }
+  write_scalar("probe/accuracy/" + r.layer, r.step, r.accuracy);
+  write_scalar("probe/control_accuracy/" + r.layer, r.step, r.control_accuracy);
+  write_scalar("probe/selectivity/" + r.layer, r.step, r.selectivity);
+}
+
 void TensorBoardSink::write_frozen_count(int64_t step) {
   write_scalar("freeze/frozen_layers", step, static_cast<double>(frozen_.size()));
 }

@@ -41,6 +41,9 @@ class TensorBoardSink : public Sink {
   void open() override;
   void write(const ConvergenceRecord& record) override;
   void write_event(const MonitorEvent& event) override;
+  /// Scalars "probe/accuracy/<layer>", "probe/control_accuracy/<layer>",
+  /// "probe/selectivity/<layer>", and "class_logit/<layer>/class_<c>".
+  void write_probe(const ProbeRecord& record) override;
   void end_epoch(int64_t epoch) override;
   void flush() override;
   /// Writes the layers × layers image (if any) and closes the file.

@@ -1,6 +1,6 @@
 // Fuzz target: the JSONL run-log reader of `layerwatch report`. The input is split at its
-// first NUL byte into convergence.jsonl and events.jsonl; bad lines become warnings, never
-// exceptions.
+// first two NUL bytes into convergence.jsonl, events.jsonl and probes.jsonl; bad lines become
+// warnings, never exceptions.
 
 #include <cstddef>
 #include <cstdint>
@@ -10,10 +10,16 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
-  const auto split = text.find('\0');
+  std::string parts[3];
+  size_t from = 0;
+  for (int i = 0; i < 3 && from <= text.size(); ++i) {
+    const auto end = i < 2 ? text.find('\0', from) : std::string::npos;
+    parts[i] = text.substr(from, end == std::string::npos ? std::string::npos : end - from);
+    if (end == std::string::npos) break;
+    from = end + 1;
+  }
   layerwatch::RunLog log;
   log.run_dir = "fuzz";
-  layerwatch::parse_run_log_text(text.substr(0, split),
-                                 split == std::string::npos ? "" : text.substr(split + 1), &log);
+  layerwatch::parse_run_log_text(parts[0], parts[1], &log, parts[2]);
   return 0;
 }

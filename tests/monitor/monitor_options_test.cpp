@@ -52,6 +52,9 @@ TEST(MonitorOptions, ShippedDefaultConfigEqualsTheBuiltInDefaultsInEveryKey) {
   changed.analysis().reference(Reference::kFirst).reference_lag(2).final_pass(false);
   changed.analysis().layer_matrix(true).threads(3).queue_capacity(5);
   changed.analysis().queue_policy(QueuePolicy::kDropNewest).bootstrap(100).confidence(0.9);
+  changed.analysis().probing().linear_probe(true).control_clusters(7).class_logits("fc").every(3);
+  changed.analysis().probing().probe().l2(1).held_out(0.5).seed(2).max_iterations(9).tolerance(
+      1e-3);
   changed.analysis().metric_options().svcca().keep(0.5).dims(3).rank_tolerance(1e-3);
   changed.analysis().metric_options().svcca().reduction(similarity::SvccaReduction::kFixedDims);
   changed.analysis().metric_options().rbf().threshold(2).debiased(true).max_samples(100);

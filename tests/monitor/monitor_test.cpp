@@ -763,3 +763,79 @@ TEST(Monitor, AProbeForwardThrowingANonStandardExceptionNeverReachesTheLoop) {
 
 }  // namespace
 }  // namespace layerwatch
+
+namespace layerwatch {
+namespace {
+
+// Three classes in 10 dimensions; the labels of the probe set go to the probes.
+TEST(MonitorProbing, LinearProbesAndClassLogitsReachTheLogsForEveryWatchedLayer) {
+  torch::manual_seed(3);
+  const auto centres = 2.0 * torch::randn({3, 10});
+  const auto labels = torch::arange(150) % 3;
+  const auto inputs = centres.index_select(0, labels) + torch::randn({150, 10});
+  torch::nn::Sequential model(torch::nn::Linear(10, 16), torch::nn::ReLU(),
+                              torch::nn::Linear(16, 3));
+  auto sink = std::make_shared<RecordingSink>();
+  auto options = quiet("probing").probe(ProbeOptions().at_start(true));
+  options.analysis().queue_policy(QueuePolicy::kDropNewest);
+  options.analysis().probing().linear_probe(true).class_logits("2");
+  Monitor monitor(model, inputs, options, {sink});
+  monitor.watch(model);
+  monitor.set_probe_labels(labels);
+  torch::optim::SGD optimizer(model->parameters(), 0.1);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    for (int batch = 0; batch < 5; ++batch) {
+      const auto x = inputs.narrow(0, batch * 30, 30), y = labels.narrow(0, batch * 30, 30);
+      optimizer.zero_grad();
+      torch::nn::functional::cross_entropy(model->forward(x), y).backward();
+      optimizer.step();
+      monitor.step();
+    }
+    monitor.end_epoch();
+  }
+  monitor.finish();
+  int linear = 0, class_logit = 0;
+  for (const auto& r : sink->probes) {
+    EXPECT_TRUE(has_value(r.status)) << r.layer << ": " << r.message;
+    if (r.kind == ProbeRecord::Kind::kLinearProbe) {
+      ++linear;
+      EXPECT_GT(r.accuracy, 0.6) << r.layer;  // the classes are well separated
+      EXPECT_NE(r.layer, "2");
+    } else {
+      ++class_logit;
+      EXPECT_GE(r.class_index, 0);
+      EXPECT_LT(r.class_index, 3);
+    }
+  }
+  EXPECT_EQ(linear, 3 * 2);           // 3 probe passes × layers 0 and 1
+  EXPECT_EQ(class_logit, 3 * 2 * 3);  // × 3 classes
+  // The JSONL sink wrote them to probes.jsonl, one line each.
+  std::ifstream in(std::filesystem::path(options.log_dir()) / "probes.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json::parse(line);
+    ++lines;
+  }
+  EXPECT_EQ(lines, linear + class_logit);
+}
+
+TEST(MonitorProbing, LabelsThatDoNotFitTheProbeSetAreRefusedNamingTheProblem) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 2));
+  Monitor monitor(model, torch::randn({20, 4}), quiet("probing_bad"));
+  const auto expect_refused = [&](const torch::Tensor& labels, const std::string& part) {
+    try {
+      monitor.set_probe_labels(labels);
+      ADD_FAILURE() << "accepted; expected an error naming " << part;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  expect_refused(torch::zeros({19}, torch::kLong), "one class index per probe example (20)");
+  expect_refused(torch::zeros({20}), "dtype");
+  expect_refused(torch::zeros({20, 1}, torch::kLong), "shape [20, 1]");
+  expect_refused(torch::full({20}, -1, torch::kLong), "negative");
+  monitor.set_probe_labels(torch::zeros({20}, torch::kInt));  // any integer type
+}
+
+}  // namespace
+}  // namespace layerwatch

@@ -27,6 +27,10 @@ class RecordingSink : public Sink {
     std::lock_guard<std::mutex> lock(mutex);
     events.push_back(event);
   }
+  void write_probe(const ProbeRecord& record) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    probes.push_back(record);
+  }
   void end_epoch(int64_t epoch) override {
     std::lock_guard<std::mutex> lock(mutex);
     log.push_back("epoch:" + std::to_string(epoch));
@@ -48,6 +52,7 @@ class RecordingSink : public Sink {
   mutable std::mutex mutex;
   std::vector<ConvergenceRecord> records;
   std::vector<MonitorEvent> events;
+  std::vector<ProbeRecord> probes;
   std::vector<std::string> log;
   int closed = 0;
   std::atomic<int> write_calls{0};

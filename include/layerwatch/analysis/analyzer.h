@@ -22,7 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "layerwatch/analysis/probing_options.h"
 #include "layerwatch/analysis/records.h"
+#include "layerwatch/core/matrix.h"
 #include "layerwatch/core/option.h"
 #include "layerwatch/core/snapshot_store.h"
 #include "layerwatch/io/checkpoint.h"
@@ -77,6 +79,9 @@ struct AnalyzerOptions {
   LAYERWATCH_OPTION(int64_t, bootstrap, range(0, 100000)) = 0;
   /// Central probability of the bootstrap interval. Default 0.95, range (0, 1).
   LAYERWATCH_OPTION(double, confidence, range_open_open(0, 1)) = 0.95;
+  /// Linear probes with a control task and class-logit CCA on the watched layers. Default:
+  /// off.
+  LAYERWATCH_OPTION(ProbingOptions, probing, AnyValue{}) = {};
   /// Worker threads. Default 1, range [1, 64].
   LAYERWATCH_OPTION(int64_t, threads, range(1, 64)) = 1;
   /// Queue policy when analysis falls behind. Default `kSkipToNewest` ("skip_to_newest").
@@ -127,6 +132,11 @@ class Analyzer {
   /// once (an event, and stderr without a console sink) when the memory budget cannot hold
   /// the reference and the new snapshot of every layer at once, with the budget needed.
   void add_probe_pass(std::vector<Snapshot> snapshots);
+  /// The probe examples' labels (class indices, one per example) for the linear probes, and
+  /// the probe inputs (examples × input features, e.g. flattened images) from which the
+  /// control task is built (on the analyzer thread, at the first probe). Throws
+  /// `std::invalid_argument` when a label is negative or the lengths differ.
+  void set_probe_labels(std::vector<int64_t> labels, Matrix inputs);
   /// Queues a record as is (e.g. a capture error), delivered in order with the others.
   void add_record(ConvergenceRecord record);
   /// Queues an event for the sinks.

@@ -57,6 +57,38 @@ struct ConvergenceRecord {
   double compute_ms = 0;                                   ///< Analyzer time spent on this record.
 };
 
+/// What a layer's activations on the probe set tell a probe: a linear probe's accuracy with its
+/// control task (`kLinearProbe`), or one class's class-logit CCA (`kClassLogit`). Serialised to
+/// `probes.jsonl` (see `sinks/record_json.h`).
+struct ProbeRecord {
+  enum class Kind {
+    kLinearProbe,  ///< "linear_probe": accuracy, control_accuracy, selectivity.
+    kClassLogit,   ///< "class_logit": `value` for class `class_index`.
+  };
+  Kind kind = Kind::kLinearProbe;
+  int64_t step = 0;         ///< Training steps completed at the probe pass.
+  int64_t epoch = 0;        ///< Epochs completed at the probe pass.
+  int64_t probe_index = 0;  ///< The probe pass.
+  std::string layer;        ///< Capture point name.
+  /// Held-out accuracy of the linear probe on the real labels.
+  double accuracy = std::numeric_limits<double>::quiet_NaN();
+  /// Held-out accuracy of the same probe on the control task.
+  double control_accuracy = std::numeric_limits<double>::quiet_NaN();
+  /// accuracy − control_accuracy.
+  double selectivity = std::numeric_limits<double>::quiet_NaN();
+  /// Training-split accuracy on the real labels (how much the probe fits).
+  double train_accuracy = std::numeric_limits<double>::quiet_NaN();
+  int64_t class_index = -1;  ///< `kClassLogit`: the class (column of the logits layer).
+  /// `kClassLogit`: canonical correlation of the layer with that class's logit.
+  double value = std::numeric_limits<double>::quiet_NaN();
+  Status status = Status::kOk;
+  std::string message;  ///< Why, when status is not kOk (or a caution).
+  double compute_ms = 0;
+};
+
+/// Stable name of a probe record kind ("linear_probe", "class_logit").
+const char* to_string(ProbeRecord::Kind kind) noexcept;
+
 /// Something the monitor did or could not do, logged beside the records.
 struct MonitorEvent {
   /// What happened.

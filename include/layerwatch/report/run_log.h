@@ -23,6 +23,7 @@ struct RunLog {
   std::string run_dir;
   std::vector<ConvergenceRecord> records;  ///< In file order.
   std::vector<MonitorEvent> events;        ///< In file order.
+  std::vector<ProbeRecord> probes;         ///< probes.jsonl, in file order (may be empty).
   nlohmann::json summary;                  ///< summary.json's object, or null.
   std::vector<std::string> warnings;       ///< What was skipped or missing, and why.
 };
@@ -31,10 +32,10 @@ struct RunLog {
 /// not a directory; everything else (missing files, bad lines) becomes a warning.
 RunLog read_run_log(const std::string& run_dir);
 
-/// What `read_run_log` does with the two JSONL files, for their text in memory: appends the
-/// records and events to `log` and a warning for every line that does not parse (a last line
-/// without its newline is called truncated). Never throws for a bad line.
+/// What `read_run_log` does with the JSONL files, for their text in memory: appends the
+/// records, events and probe records to `log` and a warning for every line that does not parse
+/// (a last line without its newline is called truncated). Never throws for a bad line.
 void parse_run_log_text(const std::string& records_text, const std::string& events_text,
-                        RunLog* log);
+                        RunLog* log, const std::string& probes_text = "");
 
 }  // namespace layerwatch

@@ -5,7 +5,7 @@
 ///
 ///   open()                      once, before anything else; throws std::runtime_error with a
 ///                               message naming the problem if the sink cannot work
-///   write(record) / write_event(event)   any number of times, in order
+///   write(record) / write_event(event) / write_probe(record)   any number of times, in order
 ///   end_epoch(epoch)            after every record of that epoch: flush point
 ///   flush()                     when the user asks for everything to be written
 ///   close()                     once, at the end (after the final-reference records)
@@ -42,6 +42,8 @@ class Sink {
   virtual void open() {}
   virtual void write(const ConvergenceRecord& record) = 0;
   virtual void write_event(const MonitorEvent& /*event*/) {}
+  /// A linear-probe or class-logit record (`AnalyzerOptions::probing`). Default: ignored.
+  virtual void write_probe(const ProbeRecord& /*record*/) {}
   virtual void end_epoch(int64_t /*epoch*/) {}
   /// Pushes buffered output out (called by `Analyzer::flush`).
   virtual void flush() {}

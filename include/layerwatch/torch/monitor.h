@@ -145,6 +145,12 @@ class Monitor {
   /// Call at the end of every epoch: probe pass (if `probe.each_epoch`), then the sinks'
   /// per-epoch summary once the analyzer has caught up with it.
   void end_epoch();
+  /// The class of every probe example (a 1-D integer tensor, one entry per example), for the
+  /// linear probes of `analysis.probing.linear_probe`. Also builds their control task from
+  /// the probe inputs (clusters of the inputs, each labelled at random). Call before training,
+  /// and again before `load()` when resuming. Throws `std::invalid_argument` naming the shape or
+  /// dtype when the labels do not fit the probe set.
+  void set_probe_labels(const torch::Tensor& labels);
   /// Runs a probe pass now.
   void probe();
   /// Waits until the analyzer has processed everything queued so far.
