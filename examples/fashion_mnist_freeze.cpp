@@ -299,6 +299,7 @@ int main(int argc, char** argv) {
   int64_t train_subset = 0;
   double lr = 0.05;
   bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
+  bool linear_probe = false, class_logits = false;
   std::string checkpoint_dir;
   std::vector<std::string> sinks;
   app.add_option("--policy", policy, "Freeze policy")
@@ -325,6 +326,11 @@ int main(int argc, char** argv) {
   app.add_flag("--eval-each-epoch", eval_each_epoch,
                "Test accuracy after every epoch (default: at the end only; it costs a pass over "
                "the 10000 test images)");
+  app.add_flag("--linear-probe", linear_probe,
+               "Fit a linear probe with a control task on every watched layer at each probe pass "
+               "(the probe images' labels are known)");
+  app.add_flag("--class-logits", class_logits,
+               "Class-logit CCA of every watched layer against the logits (classifier.1)");
   app.add_flag("--no-monitor", no_monitor,
                "Train without layerwatch (the baseline for the monitor's overhead)");
   app.add_flag("--huge-pages,!--no-huge-pages", huge_pages,
@@ -349,6 +355,8 @@ int main(int argc, char** argv) {
     if (options.freeze().planned_epochs() == 0) options.freeze().planned_epochs(epochs);
     options.log_dir(log_dir.empty() ? "layerwatch_logs/fashion_mnist_" + policy : log_dir);
     if (!sinks.empty()) options.sinks(sinks);
+    if (linear_probe) options.analysis().probing().linear_probe(true);
+    if (class_logits) options.analysis().probing().class_logits("classifier.1");
     options.validate();
   } catch (const std::invalid_argument& e) {
     fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
@@ -391,6 +399,9 @@ int main(int argc, char** argv) {
     monitor->watch(model->features, layerwatch::WatchOptions().recurse(false));
     monitor->watch(model->classifier, layerwatch::WatchOptions().recurse(false));
     monitor->attach_optimizer(optimizer);
+    if (options.analysis().probing().linear_probe()) {
+      monitor->set_probe_labels(test.labels.narrow(0, 0, probe_size));
+    }
   }
   const auto frozen_layers = [&] {
     return monitor ? monitor->frozen_layers() : std::vector<std::string>{};

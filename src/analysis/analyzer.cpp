@@ -7,9 +7,11 @@
 #include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -102,22 +104,57 @@ class ActivationCache {
       entries_;
 };
 
-// One row per probe example: a layer with several rows per example (a conv layer in the
-// spatial layout) is averaged over its positions. Empty, with `why` set, when the snapshot does
-// not hold every example (sample_cap subsampled them).
-Eigen::MatrixXf per_example(const Snapshot& s, int64_t examples, std::string* why) {
+// A layer's activations with one row per probe example: the rows of each example (its
+// positions, for a conv layer in the spatial layout) averaged. When sample_cap kept only some
+// rows, each example averages the rows it kept, and examples with none are left out.
+struct ExampleRows {
+  Eigen::MatrixXf values;         // one row per example in `examples`
+  std::vector<int64_t> examples;  // the probe examples present, ascending
+};
+
+ExampleRows per_example(const Snapshot& s) {
   const int64_t per = s.rows_per_example;
-  if (examples <= 0 || s.samples() != examples * per) {
-    *why = fmt::format(
-        "layer '{}' holds {} rows, not the {} probe examples × {} rows each: sample_cap "
-        "subsampled them; raise sample_cap to at least {} to probe it",
-        s.layer, s.samples(), examples, per, examples * per);
-    return {};
-  }
   const Eigen::MatrixXf all = s.to_float();
-  if (per == 1) return all;
-  Eigen::MatrixXf out(examples, all.cols());
-  for (int64_t e = 0; e < examples; ++e) out.row(e) = all.middleRows(e * per, per).colwise().mean();
+  ExampleRows out;
+  if (s.sampled_rows.empty()) {
+    const int64_t examples = all.rows() / per;
+    out.examples.resize(static_cast<size_t>(examples));
+    std::iota(out.examples.begin(), out.examples.end(), int64_t{0});
+    if (per == 1) {
+      out.values = all;
+      return out;
+    }
+    out.values.resize(examples, all.cols());
+    for (int64_t e = 0; e < examples; ++e) {
+      out.values.row(e) = all.middleRows(e * per, per).colwise().mean();
+    }
+    return out;
+  }
+  std::vector<Eigen::VectorXf> sums;
+  std::vector<int64_t> counts;
+  for (Eigen::Index i = 0; i < all.rows(); ++i) {
+    const int64_t example = s.sampled_rows[static_cast<size_t>(i)] / per;
+    if (out.examples.empty() || out.examples.back() != example) {
+      out.examples.push_back(example);
+      sums.push_back(Eigen::VectorXf::Zero(all.cols()));
+      counts.push_back(0);
+    }
+    sums.back() += all.row(i).transpose();
+    ++counts.back();
+  }
+  out.values.resize(static_cast<Eigen::Index>(out.examples.size()), all.cols());
+  for (size_t e = 0; e < sums.size(); ++e) {
+    out.values.row(static_cast<Eigen::Index>(e)) =
+        sums[e].transpose() / static_cast<float>(counts[e]);
+  }
+  return out;
+}
+
+// The entries of `values` at `indices`.
+std::vector<int64_t> pick(const std::vector<int64_t>& values, const std::vector<int64_t>& indices) {
+  std::vector<int64_t> out;
+  out.reserve(indices.size());
+  for (const auto i : indices) out.push_back(values[static_cast<size_t>(i)]);
   return out;
 }
 
@@ -654,19 +691,23 @@ void Analyzer::Impl::probe(Job& job) {
       std::lock_guard<std::mutex> lock(probe_mutex_);
       labels = probe_labels_;
     }
-    std::string why;
     try {
-      const Eigen::MatrixXf features =
-          labels.empty() ? Eigen::MatrixXf()
-                         : per_example(layer, static_cast<int64_t>(labels.size()), &why);
       if (labels.empty()) {
         fail(r, Status::kError,
              "linear_probe is on but the probe examples have no labels: call "
              "Monitor::set_probe_labels before training");
-      } else if (!why.empty()) {
-        fail(r, Status::kTooFewSamples, why);
       } else {
-        const auto result = probing::probe_with_control(features, labels, control_labels(),
+        const auto rows = per_example(layer);
+        const bool all_kept = layer.sampled_rows.empty();
+        if ((all_kept && rows.examples.size() != labels.size()) ||
+            (!rows.examples.empty() &&
+             rows.examples.back() >= static_cast<int64_t>(labels.size()))) {
+          throw std::invalid_argument(fmt::format(
+              "the layer holds {} probe examples but {} labels were given",
+              all_kept ? rows.examples.size() : rows.examples.back() + 1, labels.size()));
+        }
+        const auto result = probing::probe_with_control(rows.values, pick(labels, rows.examples),
+                                                        pick(control_labels(), rows.examples),
                                                         options.probing().probe());
         r.accuracy = result.probe.accuracy;
         r.train_accuracy = result.probe.train_accuracy;
@@ -674,6 +715,11 @@ void Analyzer::Impl::probe(Job& job) {
         r.selectivity = result.selectivity;
         r.status = result.probe.status;
         r.message = result.probe.message.empty() ? result.control.message : result.probe.message;
+        if (rows.examples.size() < labels.size() && has_value(r.status)) {
+          r.message +=
+              fmt::format("{}on the {} of {} probe examples that sample_cap kept",
+                          r.message.empty() ? "" : "; ", rows.examples.size(), labels.size());
+        }
         r.compute_ms =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                 .count();
@@ -689,20 +735,31 @@ void Analyzer::Impl::probe(Job& job) {
     ProbeRecord r = base;
     r.kind = ProbeRecord::Kind::kClassLogit;
     const Snapshot& logits = *job.reference;
-    std::string why;
     try {
-      const Eigen::MatrixXf scores =
-          logits.rows_per_example == 1 ? logits.to_float() : Eigen::MatrixXf();
-      const Eigen::MatrixXf features = per_example(layer, scores.rows(), &why);
       if (logits.rows_per_example != 1) {
         fail(r, Status::kError,
              fmt::format("class_logits layer '{}' has {} rows per example; it must output one "
                          "row of class scores per example",
                          logits.layer, logits.rows_per_example));
-      } else if (!why.empty()) {
-        fail(r, Status::kTooFewSamples, why);
       } else {
-        const auto results = probing::class_logit_cca(features, scores,
+        // The examples both snapshots hold (sample_cap may have kept only some).
+        const auto layer_rows = per_example(layer);
+        const auto logit_rows = per_example(logits);
+        std::vector<int64_t> common;
+        std::set_intersection(layer_rows.examples.begin(), layer_rows.examples.end(),
+                              logit_rows.examples.begin(), logit_rows.examples.end(),
+                              std::back_inserter(common));
+        const auto take = [&common](const ExampleRows& rows) {
+          Eigen::MatrixXf out(static_cast<Eigen::Index>(common.size()), rows.values.cols());
+          size_t j = 0;
+          for (size_t i = 0; i < rows.examples.size() && j < common.size(); ++i) {
+            if (rows.examples[i] == common[j])
+              out.row(static_cast<Eigen::Index>(j++)) =
+                  rows.values.row(static_cast<Eigen::Index>(i));
+          }
+          return out;
+        };
+        const auto results = probing::class_logit_cca(take(layer_rows), take(logit_rows),
                                                       probing::ClassLogitOptions()
                                                           .svcca(options.metric_options().svcca())
                                                           .precision(options.precision()));

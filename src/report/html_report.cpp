@@ -30,6 +30,7 @@ class EpochAxis {
     std::set<int64_t> steps;
     for (const auto& r : log.records) note(r.epoch, r.step), steps.insert(r.step);
     for (const auto& e : log.events) note(e.epoch, e.step), steps.insert(e.step);
+    for (const auto& p : log.probes) note(p.epoch, p.step), steps.insert(p.step);
     by_step_ = start_.size() <= 1 && steps.size() > 1;
   }
 
@@ -122,6 +123,8 @@ class ReportBuilder {
       body += freeze_timeline();
       body += learning_dynamics();
       body += layer_matrix();
+      body += linear_probes();
+      body += class_logits();
       body += problems();
     }
     return detail::html_page(title, body);
@@ -180,6 +183,97 @@ class ReportBuilder {
       out += fmt::format("<h2>{} ({})</h2>\n<p class=\"caption\">{}</p>\n", xml_escape(heading),
                          xml_escape(metric), xml_escape(caption));
       out += detail::line_chart_svg(spec);
+    }
+    return out;
+  }
+
+  // The probe records of `kind` of each layer in the order the layers were watched (then any
+  // layer only the probes saw).
+  std::vector<std::string> probe_layers(ProbeRecord::Kind kind) const {
+    std::vector<std::string> seen, out;
+    for (const auto& p : log_.probes) {
+      if (p.kind == kind) add_unique(&seen, p.layer);
+    }
+    for (const auto& layer : layers_) {
+      if (std::find(seen.begin(), seen.end(), layer) != seen.end()) out.push_back(layer);
+    }
+    for (const auto& layer : seen) add_unique(&out, layer);
+    return out;
+  }
+
+  std::string linear_probes() const {
+    const auto layers = probe_layers(ProbeRecord::Kind::kLinearProbe);
+    if (layers.empty()) return "";
+    std::string out =
+        "<h2>Linear probes</h2>\n<p class=\"caption\">Held-out accuracy of a linear classifier "
+        "of the probe examples' classes on each layer's activations (L2-regularised softmax "
+        "regression, probing.probe), and its selectivity: that accuracy minus the same probe's "
+        "accuracy on a control task (clusters of the probe inputs with random labels), which "
+        "only memorising the inputs can solve. High accuracy with low selectivity means the "
+        "probe, not the layer, did the work.</p>\n";
+    const auto chart = [&](const std::string& kind, const std::string& label,
+                           double ProbeRecord::*field) {
+      detail::LineChartSpec spec;
+      spec.kind = kind;
+      spec.x_label = axis_.name();
+      spec.y_label = label;
+      for (const auto& layer : layers) {
+        detail::Series series{layer, {}};
+        for (const auto& p : log_.probes) {
+          if (p.kind != ProbeRecord::Kind::kLinearProbe || p.layer != layer ||
+              !has_value(p.status) || !std::isfinite(p.*field)) {
+            continue;
+          }
+          series.points.emplace_back(axis_(p.step, p.epoch), p.*field);
+        }
+        if (!series.points.empty()) spec.series.push_back(std::move(series));
+      }
+      if (spec.series.empty()) return std::string();
+      spec.y_max = 1.0;
+      return detail::line_chart_svg(spec);
+    };
+    out += chart("probe-accuracy", "probe accuracy", &ProbeRecord::accuracy);
+    out += chart("probe-selectivity", "selectivity", &ProbeRecord::selectivity);
+    return out;
+  }
+
+  std::string class_logits() const {
+    const auto layers = probe_layers(ProbeRecord::Kind::kClassLogit);
+    if (layers.empty()) return "";
+    std::string out =
+        "<h2>Class-logit CCA</h2>\n<p class=\"caption\">For each layer, the canonical "
+        "correlation of its activations with each class's output logit on the probe set, over "
+        "training (Raghu et al. 2017): a class turns bright in a layer once the layer "
+        "represents what the network uses to score that class.</p>\n";
+    for (const auto& layer : layers) {
+      std::vector<int64_t> steps, classes;
+      std::map<int64_t, double> step_x;
+      std::map<std::pair<int64_t, int64_t>, double> values;
+      for (const auto& p : log_.probes) {
+        if (p.kind != ProbeRecord::Kind::kClassLogit || p.layer != layer) continue;
+        add_unique(&steps, p.step);
+        add_unique(&classes, p.class_index);
+        step_x[p.step] = axis_(p.step, p.epoch);
+        values[{p.class_index, p.step}] = has_value(p.status) ? p.value : std::nan("");
+      }
+      std::sort(steps.begin(), steps.end());
+      std::sort(classes.begin(), classes.end());
+      detail::HeatmapSpec spec;
+      spec.kind = "class-logit";
+      spec.x_label = "probe pass (training time)";
+      spec.y_label = "class";
+      spec.value_label = "CCA";
+      for (const auto step : steps) spec.columns.push_back(axis_.label(step_x[step]));
+      for (const auto c : classes) {
+        spec.rows.push_back(fmt::format("class {}", c));
+        std::vector<double> row;
+        for (const auto step : steps) {
+          const auto it = values.find({c, step});
+          row.push_back(it == values.end() ? std::nan("") : it->second);
+        }
+        spec.values.push_back(std::move(row));
+      }
+      out += fmt::format("<h3>{}</h3>\n", xml_escape(layer)) + detail::heatmap_svg(spec);
     }
     return out;
   }

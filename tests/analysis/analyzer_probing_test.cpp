@@ -106,6 +106,35 @@ TEST(AnalyzerProbing, ProbesEveryLayerOfAPassAndSeparatesSignalFromNoise) {
   for (int c = 0; c < kClasses; ++c) EXPECT_GT(good_logit[c].value, noise_logit[c].value + 0.3);
 }
 
+// sample_cap kept some positions of each image of a conv layer (and none of a few images):
+// each example averages the positions it kept, and the probe runs on the examples present.
+TEST(AnalyzerProbing, ASubsampledConvLayerIsProbedOnTheRowsEachExampleKept) {
+  auto sink = std::make_shared<RecordingSink>();
+  auto options = probing_options();
+  options.probing().class_logits("");
+  Snapshot conv = layer("conv", 3.0, 3, 4);
+  std::vector<int64_t> kept;
+  for (int64_t row = 0; row < kExamples * 4; ++row) {
+    if (row % 3 == 0 && row / 4 >= 10) kept.push_back(row);  // examples 0-9 keep nothing
+  }
+  Eigen::MatrixXf rows(static_cast<Eigen::Index>(kept.size()), conv.values.cols());
+  for (size_t i = 0; i < kept.size(); ++i) rows.row(i) = conv.values.row(kept[i]);
+  conv.values = rows;
+  conv.sampled_rows = kept;
+  {
+    Analyzer analyzer(options, {sink});
+    analyzer.set_probe_labels(labels(),
+                              Matrix(Eigen::MatrixXf(gaussian(kExamples, 5, 1).cast<float>())));
+    analyzer.add_probe_pass({std::move(conv)});
+    analyzer.finish();
+  }
+  ASSERT_EQ(sink->probes.size(), 1u);
+  const auto& r = sink->probes[0];
+  EXPECT_EQ(r.status, Status::kOk) << r.message;
+  EXPECT_GT(r.accuracy, 0.9);
+  EXPECT_NE(r.message.find("230 of 240 probe examples"), std::string::npos) << r.message;
+}
+
 TEST(AnalyzerProbing, MissingLabelsSubsampledLayersAndSkippedPassesAreSaid) {
   auto sink = std::make_shared<RecordingSink>();
   auto options = probing_options();
@@ -118,7 +147,7 @@ TEST(AnalyzerProbing, MissingLabelsSubsampledLayersAndSkippedPassesAreSaid) {
                               Matrix(Eigen::MatrixXf(gaussian(kExamples, 5, 1).cast<float>())));
     analyzer.add_probe_pass({layer("good", 3.0, 1, 1, 1)});  // not probed: every 2nd pass
     Snapshot cut = layer("good", 3.0, 1, 1, 2);
-    cut.values = cut.values.topRows(100).eval();  // as if sample_cap kept 100 rows
+    cut.values = cut.values.topRows(100).eval();  // 100 rows and nothing says which
     analyzer.add_probe_pass({std::move(cut)});
     analyzer.finish();
   }
@@ -126,8 +155,9 @@ TEST(AnalyzerProbing, MissingLabelsSubsampledLayersAndSkippedPassesAreSaid) {
   EXPECT_EQ(sink->probes[0].status, Status::kError);
   EXPECT_NE(sink->probes[0].message.find("set_probe_labels"), std::string::npos);
   EXPECT_EQ(sink->probes[1].probe_index, 2);
-  EXPECT_EQ(sink->probes[1].status, Status::kTooFewSamples);
-  EXPECT_NE(sink->probes[1].message.find("sample_cap"), std::string::npos);
+  EXPECT_EQ(sink->probes[1].status, Status::kError);
+  EXPECT_NE(sink->probes[1].message.find("100 probe examples but 240 labels"), std::string::npos)
+      << sink->probes[1].message;
 
   Analyzer analyzer(AnalyzerOptions(), {});
   EXPECT_THROW(analyzer.set_probe_labels({0, 1}, Matrix(Eigen::MatrixXf(3, 2))),

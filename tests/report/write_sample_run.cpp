@@ -80,6 +80,26 @@ int main(int argc, char** argv) {
         const auto first = record(kLayers[i], step, epoch, Reference::kFirst, 1 - 0.1 * epoch);
         each([&](layerwatch::Sink& s) { s.write(first); });
       }
+      // Probes: accuracy rising with depth and training, control accuracy flat; class-logit
+      // CCA rising per class at its own pace.
+      for (std::size_t i = 0; i + 1 < kLayers.size(); ++i) {
+        layerwatch::ProbeRecord p;
+        p.step = step;
+        p.epoch = epoch;
+        p.probe_index = epoch;
+        p.layer = kLayers[i];
+        p.accuracy = 0.5 + 0.4 * (1 - std::exp(-0.5 * epoch * (i + 1)));
+        p.control_accuracy = 0.35 - 0.05 * static_cast<double>(i);
+        p.selectivity = p.accuracy - p.control_accuracy;
+        p.train_accuracy = p.accuracy + 0.03;
+        each([&](layerwatch::Sink& s) { s.write_probe(p); });
+        p.kind = layerwatch::ProbeRecord::Kind::kClassLogit;
+        for (int c = 0; c < 4; ++c) {
+          p.class_index = c;
+          p.value = std::min(1.0, 0.2 + 0.15 * epoch * (i + 1) / (c + 1.0));
+          each([&](layerwatch::Sink& s) { s.write_probe(p); });
+        }
+      }
       if (epoch == 2 || epoch == 3) {
         MonitorEvent freeze;
         freeze.kind = MonitorEvent::Kind::kFreeze;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace layerwatch {
 
@@ -19,6 +20,10 @@ struct Snapshot {
   /// Rows per probe example before subsampling (H·W for spatial conv layouts, 1 for (N, F)).
   /// Two snapshots' rows correspond only when this (and the probe set) is the same.
   int64_t rows_per_example = 1;
+  /// The global rows (into examples × rows_per_example, ascending) that `sample_cap` kept,
+  /// one per row of the matrix; empty when every row was kept. Lets the probes tell which
+  /// example each row belongs to. Not part of checkpoints.
+  std::vector<int64_t> sampled_rows;
 
   Eigen::MatrixXf values;                                                  ///< float32 storage.
   Eigen::Matrix<Eigen::half, Eigen::Dynamic, Eigen::Dynamic> half_values;  ///< float16 storage.
