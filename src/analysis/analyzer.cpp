@@ -104,6 +104,15 @@ class ActivationCache {
       entries_;
 };
 
+// The snapshot's place in the run, on a record about it.
+template <typename Record>
+void stamp(const Snapshot& s, Record& r) {
+  r.step = s.step;
+  r.epoch = s.epoch;
+  r.probe_index = s.probe_index;
+  r.layer = s.layer;
+}
+
 // A layer's activations with one row per probe example: the rows of each example (its
 // positions, for a conv layer in the spatial layout) averaged. When sample_cap kept only some
 // rows, each example averages the rows it kept, and examples with none are left out.
@@ -594,10 +603,7 @@ void Analyzer::Impl::compare(Job& job) {
   const Snapshot& cur = *job.current;
   const Snapshot& ref = *job.reference;
   ConvergenceRecord r;
-  r.step = cur.step;
-  r.epoch = cur.epoch;
-  r.probe_index = cur.probe_index;
-  r.layer = cur.layer;
+  stamp(cur, r);
   r.reference = job.reference_kind;
   r.reference_step = ref.step;
   r.reference_epoch = ref.epoch;
@@ -672,10 +678,7 @@ std::vector<int64_t> Analyzer::Impl::control_labels() {
 void Analyzer::Impl::probe(Job& job) {
   const Snapshot& layer = *job.current;
   ProbeRecord base;
-  base.step = layer.step;
-  base.epoch = layer.epoch;
-  base.probe_index = layer.probe_index;
-  base.layer = layer.layer;
+  stamp(layer, base);
   std::vector<ProbeRecord> out;
   const auto fail = [&](ProbeRecord r, Status status, std::string message) {
     r.status = status;
