@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "core/json_integer.h"
 #include "sinks/tfrecord.h"
 
 namespace layerwatch {
@@ -25,11 +26,6 @@ constexpr size_t kPrefixBytes = 8 + 4 + 8;  // magic, version, header size
 constexpr size_t kSuffixBytes = 4 + 8;      // crc, end marker
 
 template <typename T>
-void append_le(std::string* out, T value) {
-  out->append(reinterpret_cast<const char*>(&value), sizeof(T));
-}
-
-template <typename T>
 T read_le(std::string_view bytes, size_t offset) {
   T value;
   std::memcpy(&value, bytes.data() + offset, sizeof(T));
@@ -40,14 +36,17 @@ T read_le(std::string_view bytes, size_t offset) {
 template <typename T>
 T field(const nlohmann::json& entry, const char* key, size_t index, const std::string& source) {
   const auto it = entry.find(key);
-  const bool ok = it != entry.end() && (std::is_same_v<T, std::string> ? it->is_string()
-                                        : std::is_same_v<T, bool>      ? it->is_boolean()
-                                                                       : it->is_number_integer());
-  if (!ok) {
-    throw CheckpointError(fmt::format(
-        "checkpoint {} is corrupt: snapshot {} has no valid '{}' field", source, index, key));
+  if (it != entry.end()) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (it->is_string()) return it->get<std::string>();
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (it->is_boolean()) return it->get<bool>();
+    } else if (const auto v = detail::json_int64(*it)) {
+      return *v;
+    }
   }
-  return it->get<T>();
+  throw CheckpointError(fmt::format("checkpoint {} is corrupt: snapshot {} has no valid '{}' field",
+                                    source, index, key));
 }
 
 Snapshot decode_snapshot(const nlohmann::json& entry, size_t index, std::string_view data,
@@ -130,8 +129,8 @@ std::string encode_checkpoint(const CheckpointContents& contents) {
   std::string out;
   out.reserve(kPrefixBytes + text.size() + data_bytes + kSuffixBytes);
   out.append(kMagic);
-  append_le<uint32_t>(&out, kVersion);
-  append_le<uint64_t>(&out, text.size());
+  detail::append_le(&out, kVersion, 4);
+  detail::append_le(&out, text.size(), 8);
   out.append(text);
   for (const auto& item : contents.snapshots) {
     const Snapshot& s = *item.snapshot;
@@ -139,7 +138,7 @@ std::string encode_checkpoint(const CheckpointContents& contents) {
                                    : reinterpret_cast<const char*>(s.values.data());
     out.append(data, s.bytes());
   }
-  append_le<uint32_t>(&out, detail::crc32c(out.data(), out.size()));
+  detail::append_le(&out, detail::crc32c(out.data(), out.size()), 4);
   out.append(kEndMarker);
   return out;
 }

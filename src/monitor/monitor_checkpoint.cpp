@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/json_integer.h"
 #include "io/formats.h"
 #include "layerwatch/core/version.h"
 #include "monitor/monitor_impl.h"
@@ -19,8 +20,8 @@ constexpr const char* kFormat = "layerwatch monitor checkpoint";
 // An integer of the state; a float in its place (converting it would be undefined) or another
 // type is a corrupt checkpoint.
 int64_t integer(const nlohmann::json& j) {
-  if (!j.is_number_integer()) throw std::invalid_argument("an integer field holds " + j.dump());
-  return j.get<int64_t>();
+  if (const auto v = detail::json_int64(j)) return *v;
+  throw std::invalid_argument("an integer field holds " + j.dump());
 }
 
 std::string shape_text(const nlohmann::json& shape) { return shape.dump(); }

@@ -1,5 +1,6 @@
 #include "sinks/record_json.h"
 
+#include "core/json_integer.h"
 #include "core/parse_name.h"
 
 #include <fmt/format.h>
@@ -29,15 +30,12 @@ Status parse_status(const std::string& name) {
 // An integer field: a JSON integer within int64_t. nlohmann converts a float such as 6e27 to an
 // integer without a check, which is undefined behaviour; such a value is the wrong type here.
 int64_t integer(const nlohmann::json& value, const char* key) {
-  if (value.is_number_unsigned() &&
-      value.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+  if (const auto v = detail::json_int64(value)) return *v;
+  if (value.is_number_integer()) {
     throw std::invalid_argument(fmt::format("key '{}' is out of range ({})", key, value.dump()));
   }
-  if (!value.is_number_integer()) {
-    throw std::invalid_argument(
-        fmt::format("key '{}' must be an integer, got {}", key, value.type_name()));
-  }
-  return value.get<int64_t>();
+  throw std::invalid_argument(
+      fmt::format("key '{}' must be an integer, got {}", key, value.type_name()));
 }
 
 int64_t optional_integer(const nlohmann::json& o, const char* key, int64_t fallback) {

@@ -15,11 +15,11 @@ std::array<uint32_t, 256> make_crc32c_table() {
   return table;
 }
 
+}  // namespace
+
 void append_le(std::string* out, uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
 }
-
-}  // namespace
 
 uint32_t crc32c(const void* data, std::size_t size, uint32_t crc) noexcept {
   static const auto table = make_crc32c_table();
