@@ -146,8 +146,8 @@ ProbeCapture::Result ProbeCapture::take(int64_t step, int64_t epoch, int64_t pro
     s.epoch = epoch;
     s.probe_index = probe_index;
     s.rows_per_example = layer.rows_per_example;
-    if (static_cast<int64_t>(layer.selected.size()) !=
-        layout_.total_examples * layer.rows_per_example) {
+    if (layout_.keep_sampled_rows && static_cast<int64_t>(layer.selected.size()) !=
+                                         layout_.total_examples * layer.rows_per_example) {
       s.sampled_rows = layer.selected;
     }
     s.values = std::move(layer.matrix);

@@ -24,6 +24,9 @@ struct ProbeLayout {
   uint64_t seed = 0;
   std::size_t byte_limit = 0;       ///< A layer's snapshot larger than this is too large.
   std::size_t bytes_per_value = 4;  ///< 4, or 2 when the store keeps float16.
+  /// Keep on each snapshot the rows sample_cap kept (`Snapshot::sampled_rows`), which the
+  /// probes need; off otherwise, to spare the 8 bytes a row.
+  bool keep_sampled_rows = false;
 };
 
 /// Collects one probe pass. Not thread-safe (the probe pass runs on one thread).

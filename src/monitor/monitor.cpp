@@ -351,6 +351,7 @@ void Monitor::Impl::probe() {
   layout.seed = options_.probe().seed();
   layout.byte_limit = options_.analysis().store().memory_budget();
   layout.bytes_per_value = options_.analysis().store().float16() ? 2 : 4;
+  layout.keep_sampled_rows = options_.analysis().probing().enabled();
   detail::ProbeCapture capture(layout, *disabled_);
   try {
     ModeGuard modes(model_);

@@ -813,7 +813,7 @@ TEST(MonitorProbing, LinearProbesAndClassLogitsReachTheLogsForEveryWatchedLayer)
   std::ifstream in(std::filesystem::path(options.log_dir()) / "probes.jsonl");
   int lines = 0;
   for (std::string line; std::getline(in, line);) {
-    nlohmann::json::parse(line);
+    EXPECT_TRUE(nlohmann::json::parse(line).is_object()) << line;
     ++lines;
   }
   EXPECT_EQ(lines, linear + class_logit);

@@ -176,6 +176,18 @@ def main():
         expected.setdefault(tag, []).append(
             (r["step"], struct.unpack("<f", struct.pack("<f", r["value"]))[0]))
     assert "convergence/svcca/block<2>&co" in expected
+    # Probe records: accuracy, control accuracy and selectivity per layer; class-logit per class.
+    f32 = lambda v: struct.unpack("<f", struct.pack("<f", v))[0]
+    for line in open(os.path.join(work, "probes.jsonl")).read().splitlines():
+        p = json.loads(line)
+        if p["probe"] == "linear_probe":
+            for key in ("accuracy", "control_accuracy", "selectivity"):
+                expected.setdefault(f"probe/{key}/{p['layer']}", []).append(
+                    (p["step"], f32(p[key])))
+        else:
+            expected.setdefault(f"class_logit/{p['layer']}/class_{p['class']}", []).append(
+                (p["step"], f32(p["value"])))
+    assert "probe/selectivity/block<2>&co" in expected and "class_logit/features.0/class_3" in expected
     for tag, points in expected.items():
         assert scalars.get(tag) == points, f"{tag}: {scalars.get(tag)} != {points}"
 

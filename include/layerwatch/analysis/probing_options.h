@@ -13,7 +13,9 @@
 
 namespace layerwatch {
 
-/// Options of the analyzer's probes. Both are off by default.
+/// Options of the analyzer's probes. Both are off by default. With either on, each stored
+/// snapshot of a layer that `sample_cap` subsampled also keeps which rows it kept (8 bytes a
+/// row, outside the memory budget), so that the probes know each row's example.
 struct ProbingOptions {
   LAYERWATCH_OPTIONS(ProbingOptions);
   /// Fit a linear probe (and the same probe on the control task) on every watched layer: the
