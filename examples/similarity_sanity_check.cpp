@@ -188,14 +188,7 @@ int main(int argc, char** argv) {
         if (a == b) continue;
         const auto map = layerwatch::compute_layer_heatmap(dirs[a], dirs[b], options);
         for (size_t r = 0; r < map.rows.size(); ++r) {
-          int best = -1;
-          for (size_t c = 0; c < map.columns.size(); ++c) {
-            const double v = map.values[r][c];
-            if (!std::isfinite(v)) continue;
-            const bool better = best < 0 || (sim::is_distance(metric) ? v < map.values[r][best]
-                                                                      : v > map.values[r][best]);
-            if (better) best = static_cast<int>(c);
-          }
+          const int best = layerwatch::most_similar_column(map, r);
           right += best >= 0 && map.columns[best] == map.rows[r];
           ++cases;
         }

@@ -147,6 +147,18 @@ LayerHeatmap compute_layer_heatmap(const std::string& dir_a, const std::string& 
   return out;
 }
 
+int most_similar_column(const LayerHeatmap& heatmap, size_t row, bool skip_same_name) {
+  const bool distance = similarity::is_distance(heatmap.metric);
+  const auto& values = heatmap.values.at(row);
+  int best = -1;
+  for (size_t c = 0; c < heatmap.columns.size() && c < values.size(); ++c) {
+    const double v = values[c];
+    if (!std::isfinite(v) || (skip_same_name && heatmap.columns[c] == heatmap.rows[row])) continue;
+    if (best < 0 || (distance ? v < values[best] : v > values[best])) best = static_cast<int>(c);
+  }
+  return best;
+}
+
 std::string render_layer_heatmap_html(const LayerHeatmap& heatmap, const std::string& title) {
   const std::string metric = similarity::to_string(heatmap.metric);
   const bool distance = similarity::is_distance(heatmap.metric);
@@ -183,14 +195,7 @@ std::string render_layer_heatmap_html(const LayerHeatmap& heatmap, const std::st
           std::string(across ? " in B" : " other layer") + "</th><th>" + xml_escape(metric) +
           "</th></tr>\n";
   for (size_t r = 0; r < heatmap.rows.size(); ++r) {
-    int best = -1;
-    for (size_t c = 0; c < heatmap.columns.size(); ++c) {
-      const double v = heatmap.values[r][c];
-      if (!std::isfinite(v) || (!across && heatmap.columns[c] == heatmap.rows[r])) continue;
-      if (best < 0 || (distance ? v < heatmap.values[r][best] : v > heatmap.values[r][best])) {
-        best = static_cast<int>(c);
-      }
-    }
+    const int best = most_similar_column(heatmap, r, !across);
     body += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n", xml_escape(heatmap.rows[r]),
                         best < 0 ? "–" : xml_escape(heatmap.columns[best]),
                         best < 0 ? "–" : fmt::format("{:.4f}", heatmap.values[r][best]));

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -66,6 +67,11 @@ TEST(LayerHeatmap, CellsAreTheIndexOfEachPairInNaturalLayerOrder) {
     }
     EXPECT_NEAR(map.values[r][r], 1.0, 1e-12);
   }
+  // Within one network the diagonal is skipped when asked: the next best is a neighbour.
+  EXPECT_EQ(most_similar_column(map, 0), 0);
+  const int other = most_similar_column(map, 0, /*skip_same_name=*/true);
+  EXPECT_NE(other, 0);
+  EXPECT_EQ(map.values[0][other], std::max(map.values[0][1], map.values[0][2]));
   const auto json = nlohmann::json::parse(layer_heatmap_json(map));
   EXPECT_EQ(json["metric"], "cka");
   EXPECT_EQ(json["rows"][2], "layer.10");
@@ -86,6 +92,11 @@ TEST(LayerHeatmap, AcrossTwoNetworksWithADistanceDrawnBrightestAtZero) {
       });
   EXPECT_EQ(calls, 9);
   EXPECT_NEAR(map.values[1][2], similarity::procrustes(na.l2, nb.l10).value, 1e-12);
+  for (size_t r = 0; r < 3; ++r) {  // a distance: the most similar column is the smallest
+    const auto& row = map.values[r];
+    const auto smallest = std::min_element(row.begin(), row.end()) - row.begin();
+    EXPECT_EQ(most_similar_column(map, r), smallest);
+  }
   const std::string html = render_layer_heatmap_html(map, "");
   EXPECT_NE(html.find("data-chart=\"layer-heatmap\""), std::string::npos);
   EXPECT_NE(html.find("data-rows=\"3\" data-columns=\"3\""), std::string::npos);

@@ -74,6 +74,11 @@ LayerHeatmap compute_layer_heatmap(const std::string& dir_a, const std::string& 
                                    const LayerHeatmapOptions& options = {},
                                    const HeatmapProgress& progress = {});
 
+/// The column most similar to row `row` (highest index, or lowest distance), skipping cells
+/// without a value and, with `skip_same_name`, the column named like the row (within one
+/// network); -1 when there is none.
+int most_similar_column(const LayerHeatmap& heatmap, size_t row, bool skip_same_name = false);
+
 /// A self-contained HTML page (the run report's style) with the heatmap, the table of values,
 /// and for each row the most similar column. `title` empty: "layerwatch heatmap: <metric>".
 std::string render_layer_heatmap_html(const LayerHeatmap& heatmap, const std::string& title = "");
