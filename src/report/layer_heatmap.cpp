@@ -48,33 +48,21 @@ bool natural_less(const std::string& a, const std::string& b) {
   return a.size() - i < b.size() - j;
 }
 
-struct PreparedLayer {
-  LayerFile file;
-  similarity::Activations activations;
-};
+void check_samples(const HeatmapLayer& layer, const HeatmapLayer& first) {
+  if (layer.activations.samples() == first.activations.samples()) return;
+  throw std::runtime_error(fmt::format(
+      "{} holds {} examples but {} holds {}: every layer file must hold the activations of "
+      "the same examples, one per row (4-D files: one per sample along the first axis)",
+      layer.source, layer.activations.samples(), first.source, first.activations.samples()));
+}
 
-std::vector<PreparedLayer> prepare(const std::vector<LayerFile>& files,
-                                   const LayerHeatmapOptions& options, int64_t* samples,
-                                   std::string* first_path) {
-  std::vector<PreparedLayer> out;
-  for (const auto& file : files) {
-    Matrix m = io::read_sample_matrix(file.path, options.conv());
-    if (*samples < 0) {
-      *samples = m.rows();
-      *first_path = file.path;
-    } else if (m.rows() != *samples) {
-      throw std::runtime_error(fmt::format(
-          "{} holds {} examples but {} holds {}: every layer file must hold the activations of "
-          "the same examples, one per row (4-D files: one per sample along the first axis)",
-          file.path, m.rows(), *first_path, *samples));
-    }
-    similarity::Activations a(m, options.precision());
-    if (a.status() == Status::kNonFinite || a.status() == Status::kEmptyInput) {
-      throw std::runtime_error(fmt::format("{}: {}", file.path, a.message()));
-    }
-    out.push_back({file, std::move(a)});
+void refuse_spatial(const LayerHeatmapOptions& options) {
+  validate_options(options);
+  if (options.conv().layout() == similarity::ConvLayout::kSpatial) {
+    throw std::invalid_argument(
+        "the spatial layout gives one row per position, and layers of different sizes have "
+        "different positions: use pool or flatten for a layer × layer heatmap");
   }
-  return out;
 }
 
 }  // namespace
@@ -107,28 +95,48 @@ std::vector<LayerFile> list_layer_files(const std::string& dir) {
   return files;
 }
 
+std::vector<HeatmapLayer> read_heatmap_layers(const std::string& dir,
+                                              const LayerHeatmapOptions& options) {
+  refuse_spatial(options);
+  std::vector<HeatmapLayer> out;
+  for (const auto& file : list_layer_files(dir)) {
+    similarity::Activations a(io::read_sample_matrix(file.path, options.conv()),
+                              options.precision());
+    if (a.status() == Status::kNonFinite || a.status() == Status::kEmptyInput) {
+      throw std::runtime_error(fmt::format("{}: {}", file.path, a.message()));
+    }
+    out.push_back({file.name, file.path, std::move(a)});
+    check_samples(out.back(), out.front());
+  }
+  return out;
+}
+
 LayerHeatmap compute_layer_heatmap(const std::string& dir_a, const std::string& dir_b,
                                    const LayerHeatmapOptions& options,
                                    const HeatmapProgress& progress) {
-  validate_options(options);
-  if (options.conv().layout() == similarity::ConvLayout::kSpatial) {
-    throw std::invalid_argument(
-        "the spatial layout gives one row per position, and layers of different sizes have "
-        "different positions: use pool or flatten for a layer × layer heatmap");
-  }
-  LayerHeatmap out;
+  refuse_spatial(options);
+  const std::string b_dir = dir_b.empty() ? dir_a : dir_b;
+  const auto a = read_heatmap_layers(dir_a, options);
+  LayerHeatmap out = compute_layer_heatmap(
+      a, b_dir == dir_a ? a : read_heatmap_layers(b_dir, options), options, progress);
   out.dir_a = dir_a;
-  out.dir_b = dir_b.empty() ? dir_a : dir_b;
+  out.dir_b = b_dir;
+  return out;
+}
+
+LayerHeatmap compute_layer_heatmap(const std::vector<HeatmapLayer>& a,
+                                   const std::vector<HeatmapLayer>& b,
+                                   const LayerHeatmapOptions& options,
+                                   const HeatmapProgress& progress) {
+  validate_options(options);
+  LayerHeatmap out;
   out.metric = options.metric();
-  int64_t samples = -1;
-  std::string first_path;
-  const auto a = prepare(list_layer_files(out.dir_a), options, &samples, &first_path);
-  const auto b = out.dir_b == out.dir_a
-                     ? a
-                     : prepare(list_layer_files(out.dir_b), options, &samples, &first_path);
-  out.samples = samples;
-  for (const auto& layer : a) out.rows.push_back(layer.file.name);
-  for (const auto& layer : b) out.columns.push_back(layer.file.name);
+  if (a.empty() || b.empty()) return out;
+  for (const auto& layer : b) check_samples(layer, a.front());
+  for (const auto& layer : a) check_samples(layer, a.front());
+  out.samples = a.front().activations.samples();
+  for (const auto& layer : a) out.rows.push_back(layer.name);
+  for (const auto& layer : b) out.columns.push_back(layer.name);
   const int64_t total = static_cast<int64_t>(a.size() * b.size());
   int64_t done = 0;
   for (const auto& x : a) {
@@ -138,7 +146,7 @@ LayerHeatmap compute_layer_heatmap(const std::string& dir_a, const std::string& 
       const auto r = similarity::compute_metric(options.metric(), pair, options.metric_options());
       row.push_back(has_value(r.status()) ? r.value() : std::nan(""));
       if (!has_value(r.status())) {
-        out.problems.push_back(fmt::format("{} × {}: {}", x.file.name, y.file.name, r.message()));
+        out.problems.push_back(fmt::format("{} × {}: {}", x.name, y.name, r.message()));
       }
       if (progress) progress(++done, total);
     }

@@ -105,6 +105,37 @@ TEST(LayerHeatmap, AcrossTwoNetworksWithADistanceDrawnBrightestAtZero) {
   EXPECT_NE(html.find(b.string()), std::string::npos);
 }
 
+TEST(LayerHeatmap, LayersPreparedOnceGiveTheCellsOfTheFiles) {
+  const auto a = fresh_dir("prepared_a"), b = fresh_dir("prepared_b");
+  network(a, 3);
+  network(b, 300);
+  const auto options = LayerHeatmapOptions().metric(similarity::Metric::kPwcca);
+  const auto from_files = compute_layer_heatmap(a.string(), b.string(), options);
+  const auto layers_a = read_heatmap_layers(a.string(), options);
+  const auto layers_b = read_heatmap_layers(b.string(), options);
+  ASSERT_EQ(layers_a.size(), 3u);
+  EXPECT_EQ(layers_a[2].name, "layer.10");
+  EXPECT_EQ(layers_a[2].source, (a / "layer.10.npy").string());
+  const auto prepared = compute_layer_heatmap(layers_a, layers_b, options);
+  EXPECT_EQ(prepared.rows, from_files.rows);
+  EXPECT_EQ(prepared.values, from_files.values);  // the same computation, bit for bit
+  EXPECT_TRUE(prepared.dir_a.empty());
+
+  // Layers from memory: examples must agree across the two networks, named by their source.
+  const std::vector<HeatmapLayer> x = {
+      {"x", "memory x", similarity::Activations(gaussian(120, 3, 1))}};
+  const std::vector<HeatmapLayer> y = {
+      {"y", "memory y", similarity::Activations(gaussian(100, 3, 2))}};
+  try {
+    compute_layer_heatmap(x, y);
+    ADD_FAILURE() << "layers of 120 and 100 examples were compared";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("memory y holds 100 examples but memory x holds 120"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(LayerHeatmap, BadDirectoriesAndMismatchedLayersAreNamed) {
   const auto expect_error = [](const std::function<void()>& f, const std::string& part) {
     try {

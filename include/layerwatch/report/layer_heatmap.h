@@ -19,6 +19,7 @@
 
 #include "layerwatch/core/option.h"
 #include "layerwatch/core/status.h"
+#include "layerwatch/similarity/activations.h"
 #include "layerwatch/similarity/conv_layout.h"
 #include "layerwatch/similarity/metric.h"
 
@@ -71,6 +72,28 @@ using HeatmapProgress = std::function<void(int64_t done, int64_t total)>;
 /// `std::runtime_error` naming both files when layers hold different numbers of examples or a
 /// layer holds NaN/Inf, and `std::invalid_argument` for the `spatial` layout.
 LayerHeatmap compute_layer_heatmap(const std::string& dir_a, const std::string& dir_b,
+                                   const LayerHeatmapOptions& options = {},
+                                   const HeatmapProgress& progress = {});
+
+/// One layer of a network, prepared for the indices.
+struct HeatmapLayer {
+  std::string name;                     ///< The layer.
+  std::string source;                   ///< Where it came from (its file), named in messages.
+  similarity::Activations activations;  ///< Its activations, one row per example.
+};
+
+/// Reads and prepares the layer files of `dir` (`list_layer_files`) with `options`' layout and
+/// precision. Throws like `compute_layer_heatmap`.
+std::vector<HeatmapLayer> read_heatmap_layers(const std::string& dir,
+                                              const LayerHeatmapOptions& options = {});
+
+/// Every layer of `a` against every layer of `b`, prepared once (by `read_heatmap_layers`, or
+/// from matrices in memory): the way to score many pairs of networks without reading and
+/// preparing each layer again for every pair. `dir_a` and `dir_b` of the result are left empty.
+/// Throws `std::runtime_error` naming both layers when they hold different numbers of examples.
+/// Only `options.metric()` and `options.metric_options()` apply here.
+LayerHeatmap compute_layer_heatmap(const std::vector<HeatmapLayer>& a,
+                                   const std::vector<HeatmapLayer>& b,
                                    const LayerHeatmapOptions& options = {},
                                    const HeatmapProgress& progress = {});
 
