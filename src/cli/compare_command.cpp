@@ -14,6 +14,7 @@
 #include "layerwatch/similarity/metric.h"
 #include "layerwatch/similarity/resampling.h"
 #include "layerwatch/similarity/similarity.h"
+#include "progress_lines.h"
 
 namespace layerwatch::cli {
 namespace {
@@ -108,17 +109,6 @@ MetricRow describe(const sim::ResampledMetric& r, const CompareArgs& args) {
   return row;
 }
 
-// Progress of the resampling on stderr: one line per tenth, for runs that take a while.
-sim::ResamplingProgress progress_lines(const std::string& metric) {
-  return [metric, shown = int64_t{0}](int64_t done, int64_t total) mutable {
-    const int64_t tenth = done * 10 / total;
-    if (tenth > shown || done == total) {
-      shown = tenth;
-      fmt::print(stderr, "layerwatch compare: {} resamples {}/{}\n", metric, done, total);
-    }
-  };
-}
-
 int run_compare(CompareArgs args) {
   std::vector<sim::Metric> metrics;
   for (const auto& name : args.metrics) {
@@ -186,7 +176,7 @@ int run_compare(CompareArgs args) {
       const auto r = sim::resample_metric(
           metric, ma, mb, metric_options,
           sim::ResamplingOptions(args.resampling).rows_per_example(rows_per_example), precision,
-          progress_lines(sim::to_string(metric)));
+          progress_lines(fmt::format("layerwatch compare: {} resamples", sim::to_string(metric))));
       rows.push_back(describe(r, args));
     }
   } else {

@@ -8,9 +8,9 @@
 
 #include "commands.h"
 #include "index_flags.h"
-#include "layerwatch/io/activation_file.h"
 #include "layerwatch/io/checkpoint.h"
 #include "layerwatch/report/layer_heatmap.h"
+#include "progress_lines.h"
 
 namespace layerwatch::cli {
 namespace {
@@ -36,19 +36,9 @@ int run_heatmap(const HeatmapArgs& args) {
   options.metric_options(args.index->metric_options).conv(args.index->conv_options);
   LayerHeatmap heatmap;
   try {
-    int64_t shown = 0;
-    heatmap = compute_layer_heatmap(
-        args.dir_a, args.dir_b, options, [&shown](int64_t done, int64_t total) {
-          const int64_t tenth = done * 10 / total;
-          if (total >= 20 && (tenth > shown || done == total)) {
-            shown = tenth;
-            fmt::print(stderr, "layerwatch heatmap: {}/{} cells\n", done, total);
-          }
-        });
-  } catch (const io::FileError& e) {
-    fmt::print(stderr, "layerwatch heatmap: {}\n", e.what());
-    return kExitBadData;
-  } catch (const std::runtime_error& e) {
+    heatmap = compute_layer_heatmap(args.dir_a, args.dir_b, options,
+                                    progress_lines("layerwatch heatmap:", " cells", 20));
+  } catch (const std::runtime_error& e) {  // io::FileError too
     fmt::print(stderr, "layerwatch heatmap: {}\n", e.what());
     return kExitBadData;
   } catch (const std::invalid_argument& e) {
