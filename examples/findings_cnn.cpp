@@ -2,10 +2,20 @@
 
 #include <filesystem>
 
+#include "fashion_mnist_data.h"
 #include "layerwatch/io/array.h"
 #include "layerwatch/io/npy.h"
 
 namespace findings {
+
+Data load_data(const std::string& dir, int64_t train_subset, int64_t probe_size) {
+  const auto train = fashion_mnist::load(dir, "train");
+  const auto test = fashion_mnist::load(dir, "t10k");
+  const int64_t rest = test.images.size(0) - probe_size;
+  return {train.images.narrow(0, 0, train_subset), train.labels.narrow(0, 0, train_subset),
+          test.images.narrow(0, 0, probe_size), test.images.narrow(0, probe_size, rest),
+          test.labels.narrow(0, probe_size, rest)};
+}
 
 torch::nn::Sequential make_cnn() {
   using namespace torch::nn;

@@ -13,6 +13,15 @@
 
 namespace findings {
 
+/// The data of a finding: the first `train_subset` training images, the first `probe_size`
+/// test images as the probe set, and the other test images for the test accuracy.
+struct Data {
+  torch::Tensor train_images, train_labels, probe, test_images, test_labels;
+};
+
+/// Reads Fashion-MNIST from `dir`; throws std::runtime_error naming the file and what to do.
+Data load_data(const std::string& dir, int64_t train_subset, int64_t probe_size);
+
 /// Four conv layers (pooled after the first and the third) and two dense ones.
 torch::nn::Sequential make_cnn();
 

@@ -101,24 +101,20 @@ int main(int argc, char** argv) {
     max_epochs = 60;
   }
   layerwatch::set_blas_threads(1);
-  fashion_mnist::Split train_set, test_set;
+  findings::Data d;
   try {
-    train_set = fashion_mnist::load(data, "train");
-    test_set = fashion_mnist::load(data, "t10k");
+    d = findings::load_data(data, train_subset, probe_size);
   } catch (const std::exception& e) {
     fmt::print(stderr, "memorization_similarity: {}\n", e.what());
     return 3;
   }
-  const auto images = train_set.images.narrow(0, 0, train_subset);
-  const auto labels = train_set.labels.narrow(0, 0, train_subset);
+  const auto& images = d.train_images;
+  const auto& labels = d.train_labels;
   // The random relabelling: the subset's labels shuffled among its images, so the class
   // frequencies stay those of the task while the label says nothing about the image.
   torch::manual_seed(relabel_seed);
   const auto random_labels = labels.index_select(0, torch::randperm(train_subset));
   const double agreement = labels.eq(random_labels).to(torch::kFloat).mean().item<double>() * 100;
-  const auto probe = test_set.images.narrow(0, 0, probe_size);
-  const auto test_images = test_set.images.narrow(0, probe_size, 10000 - probe_size);
-  const auto test_labels = test_set.labels.narrow(0, probe_size, 10000 - probe_size);
   auto layout = layerwatch::LayerHeatmapOptions();
   layout.conv().pool_size(pool);
 
@@ -140,10 +136,10 @@ int main(int argc, char** argv) {
       settings.max_epochs = max_epochs;
       settings.stop_at_train_accuracy = fit;
       auto trained = findings::train_cnn(images, group.labels, settings);
-      const double test = findings::accuracy_percent(trained.model, test_images, test_labels);
+      const double test = findings::accuracy_percent(trained.model, d.test_images, d.test_labels);
       const std::string dir = (fs::path(out_dir) / group.name / fmt::format("net{}", k)).string();
       try {
-        group.networks.push_back(findings::record_layers(trained.model, probe, dir, layout));
+        group.networks.push_back(findings::record_layers(trained.model, d.probe, dir, layout));
       } catch (const std::exception& e) {
         fmt::print(stderr, "memorization_similarity: {}\n", e.what());
         return 3;

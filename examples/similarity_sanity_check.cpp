@@ -72,20 +72,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   layerwatch::set_blas_threads(1);
-  fashion_mnist::Split train_set, test_set;
+  findings::Data d;
   try {
-    train_set = fashion_mnist::load(data, "train");
-    test_set = fashion_mnist::load(data, "t10k");
+    d = findings::load_data(data, train_subset, probe_size);
   } catch (const std::exception& e) {
     fmt::print(stderr, "similarity_sanity_check: {}\n", e.what());
     return 3;
   }
-  const auto train_images = train_set.images.narrow(0, 0, train_subset);
-  const auto train_labels = train_set.labels.narrow(0, 0, train_subset);
-  // The probe set: the first test images; accuracy on the rest.
-  const auto probe = test_set.images.narrow(0, 0, probe_size);
-  const auto test_images = test_set.images.narrow(0, probe_size, 10000 - probe_size);
-  const auto test_labels = test_set.labels.narrow(0, probe_size, 10000 - probe_size);
   auto layout = layerwatch::LayerHeatmapOptions();
   layout.conv().pool_size(pool);
 
@@ -96,11 +89,11 @@ int main(int argc, char** argv) {
     findings::TrainSettings settings;
     settings.seed = seed + k;
     settings.max_epochs = epochs;
-    auto trained = findings::train_cnn(train_images, train_labels, settings);
-    const double accuracy = findings::accuracy_percent(trained.model, test_images, test_labels);
+    auto trained = findings::train_cnn(d.train_images, d.train_labels, settings);
+    const double accuracy = findings::accuracy_percent(trained.model, d.test_images, d.test_labels);
     const std::string dir = (fs::path(out_dir) / fmt::format("net{}", k)).string();
     try {
-      layers.push_back(findings::record_layers(trained.model, probe, dir, layout));
+      layers.push_back(findings::record_layers(trained.model, d.probe, dir, layout));
     } catch (const std::exception& e) {
       fmt::print(stderr, "similarity_sanity_check: {}\n", e.what());
       return 3;
