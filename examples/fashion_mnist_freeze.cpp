@@ -297,13 +297,17 @@ int main(int argc, char** argv) {
   std::string policy = "adaptive", data = fashion_mnist::kDefaultDir, config, log_dir;
   int epochs = 6, seed = 0, probe_size = 500, batch = 128, blas_threads = 1;
   int64_t train_subset = 0;
-  double lr = 0.05;
+  double lr = 0.05, linear_pace = 0;
   bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
   bool linear_probe = false, class_logits = false;
   std::string checkpoint_dir;
   std::vector<std::string> sinks;
   app.add_option("--policy", policy, "Freeze policy")
       ->check(CLI::IsMember({"none", "linear", "adaptive"}));
+  app.add_option("--linear-pace", linear_pace,
+                 "linear policy: pace α, layer i of L frozen at min(1, α·i/L) of training (default "
+                 "1, or the config's freeze.linear_pace)")
+      ->check(CLI::Range(0.01, 10.0));
   app.add_option("--epochs", epochs, "Training epochs")->check(CLI::Range(1, 1000));
   app.add_option("--train-subset", train_subset, "Use only the first N training images (0 = all)")
       ->check(CLI::NonNegativeNumber);
@@ -353,6 +357,7 @@ int main(int argc, char** argv) {
     if (!config.empty()) options = layerwatch::load_monitor_options(config);
     options.freeze().policy(layerwatch::parse_freeze_policy(policy));
     if (options.freeze().planned_epochs() == 0) options.freeze().planned_epochs(epochs);
+    if (linear_pace > 0) options.freeze().linear_pace(linear_pace);
     options.log_dir(log_dir.empty() ? "layerwatch_logs/fashion_mnist_" + policy : log_dir);
     if (!sinks.empty()) options.sinks(sinks);
     if (linear_probe) options.analysis().probing().linear_probe(true);

@@ -91,6 +91,24 @@ FreezeReport FreezeController::freeze(
   return report;
 }
 
+bool FreezeController::leaves_parameters_to_train(
+    const std::vector<std::shared_ptr<torch::nn::Module>>& modules) const {
+  if (!optimizer_) return true;
+  std::vector<torch::Tensor> unit;
+  for (const auto& module : modules) {
+    for (const auto& p : module->parameters(/*recurse=*/true)) unit.push_back(p);
+  }
+  for (const auto& group : optimizer_->param_groups()) {
+    for (const auto& p : group.params()) {
+      if (!p.requires_grad()) continue;
+      const bool in_unit = std::any_of(unit.begin(), unit.end(),
+                                       [&](const torch::Tensor& q) { return q.is_same(p); });
+      if (!in_unit) return true;
+    }
+  }
+  return false;
+}
+
 void FreezeController::enforce_eval() {
   for (auto& [name, batchnorms] : frozen_) {
     for (auto& bn : batchnorms) bn.module->eval();

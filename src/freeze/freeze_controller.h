@@ -58,6 +58,13 @@ class FreezeController {
   /// units they belong to (empty when all were in eval mode).
   std::vector<std::string> restore_frozen_batchnorm();
 
+  /// True when the optimizer would still train some parameter after `modules` were frozen (or
+  /// there is no optimizer). Freezing the last trained parameters would make the next
+  /// `loss.backward()` throw ("element 0 of tensors does not require grad"), so the monitor
+  /// refuses such a freeze.
+  bool leaves_parameters_to_train(
+      const std::vector<std::shared_ptr<torch::nn::Module>>& modules) const;
+
   bool is_frozen(const std::string& name) const { return frozen_.count(name) > 0; }
   /// Names of the frozen layers, in the order they were frozen.
   const std::vector<std::string>& frozen() const { return order_; }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -107,12 +108,15 @@ void FreezePolicy::end_epoch(int64_t epoch) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     const auto& layer = layers_[i];
     if (decided_.count(layer)) continue;
-    const double due = start + (planned - start) * static_cast<double>(i + 1) / count;
+    const double fraction =
+        std::min(1.0, options_.linear_pace() * static_cast<double>(i + 1) / count);
+    const double due = start + (planned - start) * fraction;
     if (static_cast<double>(epoch) + 1e-9 < due) break;
-    freeze_locked(layer, last_step_, epoch,
-                  fmt::format("linear schedule: layer {} of {} due after epoch {:.2f} of {}", i + 1,
-                              layers_.size(), due, options_.planned_epochs()),
-                  std::nan(""));
+    freeze_locked(
+        layer, last_step_, epoch,
+        fmt::format("linear schedule (pace {}): layer {} of {} due after epoch {:.2f} of {}",
+                    options_.linear_pace(), i + 1, layers_.size(), due, options_.planned_epochs()),
+        std::nan(""));
   }
 }
 

@@ -251,6 +251,15 @@ void Monitor::Impl::apply_freeze_decisions() {
   for (const auto& d : decisions) {
     auto* target = target_named(d.layer);
     if (!target || freeze_controller_->is_frozen(d.layer)) continue;
+    if (!freeze_controller_->leaves_parameters_to_train(target->modules)) {
+      report(MonitorEvent::Kind::kNote,
+             fmt::format("not freezing '{}' ({}): it holds the last parameters the optimizer "
+                         "trains, and the next backward pass would have nothing to compute; "
+                         "leave the output layer out of the watched layers, or keep the policy "
+                         "from freezing every layer (linear_pace ≥ 1, max_frozen_fraction < 1)",
+                         d.layer, d.reason));
+      continue;
+    }
     const auto applied = freeze_unit(*target);
     frozen_.push_back(FrozenLayer{d.layer, steps_, epochs_, applied});
     auto event = MonitorEvent::make(

@@ -103,6 +103,26 @@ TEST(LinearPolicy, FreezesLayerIOfLAtFractionIOverLOfThePlannedEpochs) {
   EXPECT_EQ(frozen, (std::vector<std::pair<int64_t, std::string>>{{4, "a"}, {6, "b"}, {8, "c"}}));
 }
 
+TEST(LinearPolicy, ThePaceMovesEveryLayersDueEpochAndCapsItAtTheEnd) {
+  const auto frozen_at = [](double pace) {
+    FreezePolicy policy(
+        FreezeOptions().policy(FreezePolicyKind::kLinear).planned_epochs(8).linear_pace(pace));
+    policy.set_layers({"a", "b", "c", "d"});
+    std::vector<std::pair<int64_t, std::string>> frozen;
+    for (int64_t epoch = 1; epoch <= 8; ++epoch) {
+      policy.end_epoch(epoch);
+      for (const auto& d : policy.take_decisions()) frozen.emplace_back(d.epoch, d.layer);
+    }
+    return frozen;
+  };
+  using Frozen = std::vector<std::pair<int64_t, std::string>>;
+  // due = 8·min(1, α·i/4)
+  EXPECT_EQ(frozen_at(1.0), (Frozen{{2, "a"}, {4, "b"}, {6, "c"}, {8, "d"}}));
+  EXPECT_EQ(frozen_at(0.5), (Frozen{{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}}));
+  EXPECT_EQ(frozen_at(2.0), (Frozen{{4, "a"}, {8, "b"}, {8, "c"}, {8, "d"}}));
+  EXPECT_THROW(validate_options(FreezeOptions().linear_pace(0)), std::invalid_argument);
+}
+
 TEST(NonePolicy, NeverDecides) {
   FreezePolicy policy{FreezeOptions()};
   policy.set_layers({"a"});

@@ -594,6 +594,35 @@ int count_messages(const std::vector<MonitorEvent>& events, const std::string& t
   return n;
 }
 
+TEST(MonitorFreezing, AFreezeThatWouldLeaveNothingToTrainIsRefusedAndTrainingGoesOn) {
+  torch::manual_seed(6);
+  ResNet model;
+  auto recorder = std::make_shared<RecordingSink>();
+  // Pace 0.5 over 2 epochs: all four units, the head included, are due after epoch 1.
+  auto options = linear_freeze("refused", 2);
+  options.freeze().linear_pace(0.5);
+  Monitor monitor(model, torch::randn({40, 1, 6, 6}), options, {recorder});
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.05));
+  monitor.attach_optimizer(optimizer);
+  monitor.add_freeze_target("stem", model->stem_conv.ptr());
+  monitor.add_freeze_target("stem", model->stem_bn.ptr());
+  monitor.add_freeze_target("block1", model->block1.ptr());
+  monitor.add_freeze_target("block2", model->block2.ptr());
+  monitor.add_freeze_target("head", model->head.ptr());
+  std::vector<std::vector<std::string>> frozen_after;
+  // Epoch 2 runs backward through the head alone; freezing it too would make backward throw.
+  ASSERT_NO_THROW(train_resnet(
+      model, monitor, optimizer, 2, [&] { monitor.train(); },
+      [&](int) { frozen_after.push_back(monitor.frozen_layers()); }));
+  monitor.finish();
+  const std::vector<std::string> all_but_head = {"stem", "block1", "block2"};
+  EXPECT_EQ(frozen_after[0], all_but_head);
+  EXPECT_EQ(frozen_after[1], all_but_head);
+  for (const auto& p : model->head->parameters()) EXPECT_TRUE(p.requires_grad());
+  EXPECT_EQ(count_messages(recorder->events, "not freezing 'head'"), 1);
+  EXPECT_EQ(count_messages(recorder->events, "last parameters the optimizer trains"), 1);
+}
+
 TEST(MonitorFreezing, OneFreezeUnitHoldsEveryModuleAddedUnderItsName) {
   torch::manual_seed(5);
   ResNet model;

@@ -6,8 +6,9 @@
 ///
 /// - `none`: never freezes.
 /// - `linear`: the SVCCA paper's schedule. Layer i of L (1-based, in forward order) is frozen
-///   after epoch start + (planned_epochs − start) · i / L, where start = `linear_start`.
-///   Needs the planned training length.
+///   after epoch start + (planned_epochs − start) · min(1, α · i / L), where start =
+///   `linear_start` · planned_epochs and α = `linear_pace` (1: the paper's; below 1 freezes
+///   sooner, above 1 later). Needs the planned training length.
 /// - `adaptive`: a layer is frozen once its convergence value against the `previous` reference
 ///   has been ≥ `threshold` for `patience` consecutive probe passes, after `min_epochs`, and
 ///   only when every earlier layer is frozen (bottom-up, so the frozen layers form a prefix whose
@@ -60,6 +61,10 @@ struct FreezeOptions {
   /// linear: the schedule starts after this fraction of the planned epochs. Default 0,
   /// range [0, 1).
   LAYERWATCH_OPTION(double, linear_start, range_closed_open(0, 1)) = 0.0;
+  /// linear: the pace α; layer i of L is due at the fraction min(1, α·i/L) of the schedule, so
+  /// the family of schedules α ∈ {0.6, 0.8, 1.0, 1.2} spans the time/accuracy trade-off a
+  /// policy is measured against. Default 1, range (0, 10].
+  LAYERWATCH_OPTION(double, linear_pace, range_open_closed(0, 10)) = 1.0;
   /// After each probe pass and epoch end, wait for the analysis and apply its decisions before
   /// training goes on, so a layer freezes exactly at the probe's step and a seeded run freezes
   /// at the same steps every time. Costs the analysis time of one probe pass per pass (about
