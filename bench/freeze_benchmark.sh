@@ -8,6 +8,7 @@
 #   bench/freeze_benchmark.sh --seeds "0 1 2" --epochs 6 --train-subset 20000
 #   bench/freeze_benchmark.sh --config configs/default.json
 #   bench/freeze_benchmark.sh --policies "none adaptive adaptive:my.json"   # a variant: policy:CONFIG
+#   bench/freeze_benchmark.sh --policies "none linear@0.6 linear@0.8 linear linear@1.2"   # F(α)
 #   bench/freeze_benchmark.sh --seeds 2 --append       # add runs to the earlier results
 #
 # Each run's JSON line and log directory are kept under build/freeze_benchmark/.
@@ -46,8 +47,12 @@ for seed in $seeds; do
     if [[ "$entry" == *:* ]]; then
       variant=(--config "${entry#*:}")
       label="$policy:$(basename "${entry#*:}" .json)"
+    elif [[ "$entry" == linear@* ]]; then
+      # "linear@α": the linear schedule at pace α, one point of the fixed-schedule family F(α).
+      policy=linear
+      variant=(--linear-pace "${entry#linear@}")
     fi
-    name="${label//[:\/]/_}_seed$seed"
+    name="${label//[:\/@]/_}_seed$seed"
     echo "== seed $seed, $label" >&2
     "$binary" --policy "$policy" --seed "$seed" --log-dir "$out/$name" "${extra[@]}" \
       "${variant[@]}" > "$out/$name.out"
