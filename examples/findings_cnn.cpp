@@ -88,12 +88,9 @@ std::vector<layerwatch::HeatmapLayer> record_layers(
   std::vector<layerwatch::HeatmapLayer> out;
   auto x = probe;
   for (size_t i = 0; i < model->size(); ++i) {
-    x = model[i]->as<torch::nn::ReLU>()        ? model[i]->as<torch::nn::ReLU>()->forward(x)
-        : model[i]->as<torch::nn::Conv2d>()    ? model[i]->as<torch::nn::Conv2d>()->forward(x)
-        : model[i]->as<torch::nn::MaxPool2d>() ? model[i]->as<torch::nn::MaxPool2d>()->forward(x)
-        : model[i]->as<torch::nn::Flatten>()   ? model[i]->as<torch::nn::Flatten>()->forward(x)
-                                               : model[i]->as<torch::nn::Linear>()->forward(x);
-    if (!model[i]->as<torch::nn::ReLU>() && i + 1 != model->size()) continue;
+    auto& module = *(model->begin() + static_cast<std::ptrdiff_t>(i));
+    x = module.forward(x);
+    if (!module.ptr()->as<torch::nn::ReLU>() && i + 1 != model->size()) continue;
     const auto c = x.contiguous().to(torch::kFloat);
     layerwatch::io::Array array;
     array.shape.assign(c.sizes().begin(), c.sizes().end());

@@ -114,7 +114,6 @@ std::vector<HeatmapLayer> read_heatmap_layers(const std::string& dir,
 LayerHeatmap compute_layer_heatmap(const std::string& dir_a, const std::string& dir_b,
                                    const LayerHeatmapOptions& options,
                                    const HeatmapProgress& progress) {
-  refuse_spatial(options);
   const std::string b_dir = dir_b.empty() ? dir_a : dir_b;
   const auto a = read_heatmap_layers(dir_a, options);
   LayerHeatmap out = compute_layer_heatmap(
