@@ -578,7 +578,7 @@ void Analyzer::Impl::worker() {
     ++running_;
     lock.unlock();
     if (job.kind == Job::Kind::kCompare) compare(job);
-    if (job.kind == Job::Kind::kProbe) probe(job);
+    if (job.kind == Job::Kind::kProbe && job.current) probe(job);  // else: records made elsewhere
     deliver_in_order(ticket, std::move(job));
     lock.lock();
     --running_;
@@ -897,6 +897,14 @@ void Analyzer::add_record(ConvergenceRecord record) {
   Job job;
   job.kind = Job::Kind::kRecord;
   job.record = std::move(record);
+  impl_->push_job(std::move(job));
+}
+
+void Analyzer::add_probe_records(std::vector<ProbeRecord> records) {
+  if (records.empty()) return;
+  Job job;
+  job.kind = Job::Kind::kProbe;
+  job.probe_records = std::move(records);
   impl_->push_job(std::move(job));
 }
 

@@ -131,7 +131,10 @@ ProbeCapture::Result ProbeCapture::take(int64_t step, int64_t epoch, int64_t pro
   Result result;
   for (const auto& name : order_) {
     Layer& layer = layers_[name];
-    if (layer.error.empty() && layer.filled != static_cast<int64_t>(layer.selected.size())) {
+    const bool incomplete = layout_.shard
+                                ? layer.chunks != chunks_
+                                : layer.filled != static_cast<int64_t>(layer.selected.size());
+    if (layer.error.empty() && incomplete) {
       layer.error = fmt::format(
           "capture point '{}' ran in {} of {} probe chunks; it must run on every example", name,
           layer.chunks, chunks_);

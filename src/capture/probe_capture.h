@@ -27,6 +27,9 @@ struct ProbeLayout {
   /// Keep on each snapshot the rows sample_cap kept (`Snapshot::sampled_rows`), which the
   /// probes need; off otherwise, to spare the 8 bytes a row.
   bool keep_sampled_rows = false;
+  /// This process runs only some of the probe set's chunks (one rank's shard): a layer is
+  /// complete when it ran in every chunk begun here, and only the rows of those chunks are set.
+  bool shard = false;
 };
 
 /// Collects one probe pass. Not thread-safe (the probe pass runs on one thread).

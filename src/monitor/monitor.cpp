@@ -13,6 +13,8 @@
 #include <set>
 
 #include "capture/probe_capture.h"
+#include "distributed/flat_buckets.h"
+#include "monitor/distributed_state.h"
 #include "monitor/monitor_impl.h"
 
 namespace layerwatch {
@@ -234,11 +236,13 @@ std::vector<std::string> Monitor::Impl::frozen_layers() const {
 }
 
 void Monitor::Impl::apply_freeze_decisions() {
-  if (!freeze_policy_) return;
-  auto decisions = freeze_policy_->take_decisions();
+  if (freeze_policy_) apply_decisions(freeze_policy_->take_decisions());
+}
+
+void Monitor::Impl::apply_decisions(const std::vector<FreezeDecision>& decisions) {
   if (decisions.empty()) return;
   if (!freeze_controller_) {
-    if (!reported_missing_optimizer_) {
+    if (!reported_missing_optimizer_ && speaks()) {
       reported_missing_optimizer_ = true;
       report(
           MonitorEvent::Kind::kNote,
@@ -252,6 +256,7 @@ void Monitor::Impl::apply_freeze_decisions() {
     auto* target = target_named(d.layer);
     if (!target || freeze_controller_->is_frozen(d.layer)) continue;
     if (!freeze_controller_->leaves_parameters_to_train(target->modules)) {
+      if (!speaks()) continue;
       report(MonitorEvent::Kind::kNote,
              fmt::format("not freezing '{}' ({}): it holds the last parameters the optimizer "
                          "trains, and the next backward pass would have nothing to compute; "
@@ -260,15 +265,22 @@ void Monitor::Impl::apply_freeze_decisions() {
                          d.layer, d.reason));
       continue;
     }
+    const int64_t reduced_before =
+        distributed_ ? detail::gradient_bytes(parameters_to_reduce()) : 0;
     const auto applied = freeze_unit(*target);
     frozen_.push_back(FrozenLayer{d.layer, steps_, epochs_, applied});
+    if (!speaks()) continue;
+    const std::string all_reduce =
+        distributed_ ? fmt::format("; gradient all-reduce {} -> {} bytes per step", reduced_before,
+                                   detail::gradient_bytes(parameters_to_reduce()))
+                     : "";
     auto event = MonitorEvent::make(
         MonitorEvent::Kind::kFreeze, steps_, epochs_,
         fmt::format("{}; {} parameter tensors frozen, {} removed from the optimizer with {} "
-                    "optimizer states{}",
+                    "optimizer states{}{}",
                     d.reason, applied.parameters, applied.removed_from_optimizer,
                     applied.optimizer_states_erased,
-                    applied.autograd_skipped ? "; runs without autograd" : ""),
+                    applied.autograd_skipped ? "; runs without autograd" : "", all_reduce),
         d.layer, applied.parameters);
     event.value = d.value;
     analyzer().add_event(std::move(event));
@@ -304,25 +316,36 @@ void Monitor::Impl::step() {
   start();
   ++steps_;
   keep_frozen_batchnorm_in_eval();
-  apply_freeze_decisions();
+  // Across ranks, decisions arrive only at the exchanges after probe passes and epoch ends, so
+  // that every rank applies them at the same step.
+  if (!distributed_) apply_freeze_decisions();
   const bool start = steps_ == 1 && options_.probe().at_start();
   const int64_t every = options_.probe().every_n_steps();
   const int64_t in_epoch = steps_ - epoch_start_step_;
   if (start || (every > 0 && in_epoch % every == 0) || within_epoch_probe_due(in_epoch)) {
     probe();
-    wait_for_freeze_decisions();
+    if (distributed_) {
+      sync_ranks(freeze_policy_ && options_.freeze().wait_for_decisions(), false);
+    } else {
+      wait_for_freeze_decisions();
+    }
   }
 }
 
 void Monitor::Impl::end_epoch() {
   start();
   keep_frozen_batchnorm_in_eval();
-  apply_freeze_decisions();
+  if (!distributed_) apply_freeze_decisions();
   ++epochs_;
   // The same weights were just probed by step(): that snapshot already stands for this epoch.
   if (options_.probe().each_epoch() && last_probe_step_ != steps_) probe();
   previous_epoch_steps_ = steps_ - epoch_start_step_;
   epoch_start_step_ = steps_;
+  if (distributed_) {
+    // The epoch's summary needs every rank's records of it.
+    sync_ranks(true, true);
+    return;
+  }
   analyzer_->end_epoch(epochs_, steps_);
   wait_for_freeze_decisions();
 }
@@ -361,26 +384,39 @@ void Monitor::Impl::probe() {
   layout.byte_limit = options_.analysis().store().memory_budget();
   layout.bytes_per_value = options_.analysis().store().float16() ? 2 : 4;
   layout.keep_sampled_rows = options_.analysis().probing().enabled();
+  // Across ranks, each runs its share of the chunks (the same chunks as one process would).
+  const int64_t batch = options_.probe().batch_size();
+  const int64_t chunks = (total + batch - 1) / batch;
+  const auto [first_chunk, last_chunk] =
+      distributed_ ? probe_chunks(chunks, rank()) : std::pair<int64_t, int64_t>{0, chunks};
+  layout.shard = distributed_ != nullptr;
   detail::ProbeCapture capture(layout, *disabled_);
+  std::string error;
   try {
     ModeGuard modes(model_);
     model_->eval();
     torch::NoGradGuard no_grad;
     detail::ReceiverScope scope(&capture);
-    for (int64_t offset = 0; offset < total; offset += options_.probe().batch_size()) {
-      const int64_t size = std::min(options_.probe().batch_size(), total - offset);
+    for (int64_t c = first_chunk; c < last_chunk; ++c) {
+      const int64_t offset = c * batch, size = std::min(batch, total - offset);
       capture.begin_chunk(offset, size);
       forward_(probe_inputs_.narrow(0, offset, size));
     }
   } catch (const std::exception& e) {
-    probe_failed(error_text(e), start);
-    return;
+    error = error_text(e);
   } catch (...) {
-    probe_failed("the probe forward threw something that is not a std::exception", start);
+    error = "the probe forward threw something that is not a std::exception";
+  }
+  if (!error.empty() && !distributed_) return probe_failed(error, start);
+  auto result =
+      error.empty() ? capture.take(steps_, epochs_, probe_passes_) : detail::ProbeCapture::Result{};
+  ++probe_passes_;
+  if (distributed_) {
+    if (!share_probe_pass(std::move(result), error, last_chunk - first_chunk)) --probe_passes_;
+    probe_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return;
   }
-  auto result = capture.take(steps_, epochs_, probe_passes_);
-  ++probe_passes_;
   for (auto& failure : result.failures) {
     if (failure.status == Status::kError) ++capture_errors_;
     ConvergenceRecord record;
@@ -424,7 +460,11 @@ void Monitor::Impl::flush() { analyzer().flush(); }
 
 void Monitor::Impl::finish() {
   if (finished_) return;
-  analyzer().finish();
+  if (distributed_ && !distributed_->failed()) {
+    finish_ranks();
+  } else {
+    analyzer().finish();
+  }
   finished_ = true;
   write_report_file();
 }
@@ -483,12 +523,37 @@ void Monitor::add_freeze_target(const std::string& name,
 }
 void Monitor::train(bool on) { impl_->train(on); }
 std::vector<std::string> Monitor::frozen_layers() const { return impl_->frozen_layers(); }
-void Monitor::step() { impl_->step(); }
-void Monitor::end_epoch() { impl_->end_epoch(); }
-void Monitor::probe() { impl_->probe(); }
+void Monitor::step() {
+  impl_->among_ranks([&] { impl_->step(); });
+}
+void Monitor::end_epoch() {
+  impl_->among_ranks([&] { impl_->end_epoch(); });
+}
+void Monitor::probe() {
+  impl_->among_ranks([&] { impl_->probe(); });
+}
 void Monitor::set_probe_labels(const torch::Tensor& labels) { impl_->set_probe_labels(labels); }
 void Monitor::flush() { impl_->flush(); }
-void Monitor::finish() { impl_->finish(); }
+void Monitor::finish() {
+  impl_->among_ranks([&] { impl_->finish(); });
+}
+void Monitor::distribute(const c10::intrusive_ptr<c10d::ProcessGroup>& group,
+                         DistributedOptions options) {
+  impl_->distribute(group, std::move(options));
+}
+void Monitor::all_reduce_gradients() {
+  impl_->among_ranks([&] { impl_->all_reduce_gradients(); });
+}
+std::vector<torch::Tensor> Monitor::parameters_to_reduce() const {
+  return impl_->parameters_to_reduce();
+}
+bool Monitor::any_rank(bool flag) {
+  bool any = flag;
+  impl_->among_ranks([&] { any = impl_->any_rank(flag); });
+  return any;
+}
+int Monitor::rank() const { return impl_->rank(); }
+int Monitor::world_size() const { return impl_->world_size(); }
 MonitorStats Monitor::stats() const { return impl_->stats(); }
 const MonitorOptions& Monitor::options() const { return impl_->options_; }
 Analyzer& Monitor::analyzer() { return impl_->analyzer(); }

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -12,12 +13,15 @@
 #include <string_view>
 #include <vector>
 
+#include "capture/probe_capture.h"
 #include "freeze/freeze_controller.h"
 #include "freeze/freeze_policy.h"
 #include "layerwatch/io/checkpoint.h"
 #include "layerwatch/torch/monitor.h"
 
 namespace layerwatch {
+
+struct DistributedState;  // monitor/distributed_state.h
 
 class Monitor::Impl {
  public:
@@ -48,6 +52,16 @@ class Monitor::Impl {
   // Resumes from checkpoint bytes; `source` names them in messages. Throws CheckpointError.
   void load_bytes(std::string_view bytes, const std::string& source);
 
+  // Data-parallel training (monitor_distributed.cpp).
+  void distribute(const c10::intrusive_ptr<c10d::ProcessGroup>& group, DistributedOptions options);
+  void all_reduce_gradients();
+  std::vector<torch::Tensor> parameters_to_reduce() const;
+  bool any_rank(bool flag);
+  int rank() const;
+  int world_size() const;
+  // Runs `call`; a DistributedError from it is logged and the logs flushed before it goes on.
+  void among_ranks(const std::function<void()>& call);
+
   MonitorOptions options_;
   bool probing_ = true;
 
@@ -75,6 +89,29 @@ class Monitor::Impl {
   // Tells the policy the freezable layers, in forward order (watch order).
   void publish_freeze_order();
 
+  // True where the logs are written: a single process, or rank 0.
+  bool speaks() const;
+  // What must be alike on every rank (watched layers, options, parameter shapes, probe set).
+  nlohmann::json rank_description() const;
+  // Compares rank_description() hashes across the ranks; throws DistributedError naming what
+  // differs.
+  void check_ranks_agree();
+  // Chunks [first, last) of the probe set's `chunks` that rank `r` runs.
+  std::pair<int64_t, int64_t> probe_chunks(int64_t chunks, int r) const;
+  // Gives each layer not yet assigned (name, analysis cost) to the least loaded rank.
+  void assign_owners(const std::vector<std::pair<std::string, double>>& costs);
+  // One rank's part of a probe pass to the ranks that analyse each layer; false when a rank's
+  // forward failed and the pass is skipped everywhere.
+  bool share_probe_pass(detail::ProbeCapture::Result result, const std::string& pass_error,
+                        int64_t chunks_here);
+  // Records to rank 0 (waiting for this rank's analysis when `wait`), rank 0's epoch end, and
+  // rank 0's freeze decisions applied on every rank.
+  void sync_ranks(bool wait, bool epoch_end);
+  // finish() across the ranks: the final pass of every rank's layers reaches rank 0's logs.
+  void finish_ranks();
+  void distributed_failure(const std::string& message);
+  void apply_decisions(const std::vector<FreezeDecision>& decisions);
+
   struct FreezeTarget {
     std::string name;
     std::vector<std::shared_ptr<torch::nn::Module>> modules;
@@ -86,6 +123,7 @@ class Monitor::Impl {
   // runs without autograd.
   FreezeReport freeze_unit(FreezeTarget& target);
 
+  std::unique_ptr<DistributedState> distributed_;
   std::unique_ptr<Analyzer> analyzer_;
   std::vector<int64_t> probe_labels_;  // waiting for the analyzer to start
   Matrix control_inputs_;

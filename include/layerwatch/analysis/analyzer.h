@@ -139,6 +139,8 @@ class Analyzer {
   void set_probe_labels(std::vector<int64_t> labels, Matrix inputs);
   /// Queues a record as is (e.g. a capture error), delivered in order with the others.
   void add_record(ConvergenceRecord record);
+  /// Queues probe records made elsewhere (another rank's analyzer), delivered as they are.
+  void add_probe_records(std::vector<ProbeRecord> records);
   /// Queues an event for the sinks.
   void add_event(MonitorEvent event);
   /// Queues an event and shows its message once: the console sink prints it, or, without a

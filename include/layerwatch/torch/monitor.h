@@ -64,6 +64,7 @@
 #include "layerwatch/monitor_options.h"
 #include "layerwatch/sinks/sink.h"
 #include "layerwatch/torch/capture.h"
+#include "layerwatch/torch/distributed.h"
 
 namespace layerwatch {
 
@@ -176,6 +177,35 @@ class Monitor {
   void load(torch::serialize::InputArchive& archive);
   /// The key of the monitor's state in a `torch::serialize` archive.
   static constexpr const char* kArchiveKey = "layerwatch_monitor";
+
+  /// Data-parallel training (see distributed.h): from now on the monitor works with the
+  /// other ranks of `group`. Call it on every rank, after `watch()`, `add_freeze_target()` and
+  /// `attach_optimizer()` and before the first `step()`. It checks that every rank watches the
+  /// same layers with the same options, parameter shapes and probe set (otherwise every rank
+  /// throws `DistributedError` naming what differs), copies rank 0's weights to every rank
+  /// (`DistributedOptions::broadcast_initial_weights`), and leaves the logs to rank 0. From
+  /// then on `step()`, `end_epoch()`, `probe()` and `finish()` are collectives: every rank calls
+  /// them at the same points. They throw `DistributedError` when a rank dies or stops
+  /// answering, after logging it. Throws `std::logic_error` when called twice or after the
+  /// analyzer started.
+  void distribute(const c10::intrusive_ptr<c10d::ProcessGroup>& group,
+                  DistributedOptions options = {});
+  /// Averages the gradients of the parameters that still train over the ranks, in buckets of
+  /// `DistributedOptions::bucket_bytes`, in the same order on every rank; frozen layers leave
+  /// it. Then copies rank 0's buffers to every rank (`broadcast_buffers`). Call it between
+  /// `backward()` and `optimizer.step()`. Does nothing in a single process.
+  void all_reduce_gradients();
+  /// The parameters that still train (what `all_reduce_gradients` reduces), in the model's
+  /// order, for a loop that reduces gradients itself. Call it again after every freeze.
+  std::vector<torch::Tensor> parameters_to_reduce() const;
+  /// True on every rank when `flag` is true on any rank: for a stop (Ctrl-C, a time limit)
+  /// that every rank must take at the same step. A collective; returns `flag` in a single
+  /// process.
+  bool any_rank(bool flag);
+  /// This process's rank (0 without `distribute`).
+  int rank() const;
+  /// The number of ranks (1 without `distribute`).
+  int world_size() const;
 
   MonitorStats stats() const;
   const MonitorOptions& options() const;
