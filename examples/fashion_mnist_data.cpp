@@ -49,7 +49,7 @@ uint32_t big_endian(const std::vector<uint8_t>& b, size_t at) {
 
 }  // namespace
 
-Split load(const std::string& dir, const std::string& split) {
+Split load(const std::string& dir, const std::string& split, int64_t first, int64_t count) {
   const std::string images_name = split + "-images-idx3-ubyte";
   const std::string labels_name = split + "-labels-idx1-ubyte";
   const auto images = read_maybe_gz(dir, images_name);
@@ -73,15 +73,21 @@ Split load(const std::string& dir, const std::string& split) {
         "reinstall dataset-fashion-mnist",
         dir, images_name, n, rows, cols, big_endian(labels, 4)));
   }
+  if (count < 0) count = n - first;
+  if (first < 0 || first + count > n) {
+    throw std::runtime_error(fmt::format("{}/{} has {} images, not [{}, {})", dir, images_name, n,
+                                         first, first + count));
+  }
   Split out;
-  out.images =
-      torch::from_blob(const_cast<uint8_t*>(images.data() + 16), {n, 1, 28, 28}, torch::kUInt8)
-          .to(torch::kFloat)
-          .div_(255.0)
-          .sub_(0.2860)
-          .div_(0.3530);
-  out.labels = torch::from_blob(const_cast<uint8_t*>(labels.data() + 8), {n}, torch::kUInt8)
-                   .to(torch::kLong);
+  out.images = torch::from_blob(const_cast<uint8_t*>(images.data() + 16 + first * rows * cols),
+                                {count, 1, 28, 28}, torch::kUInt8)
+                   .to(torch::kFloat)
+                   .div_(255.0)
+                   .sub_(0.2860)
+                   .div_(0.3530);
+  out.labels =
+      torch::from_blob(const_cast<uint8_t*>(labels.data() + 8 + first), {count}, torch::kUInt8)
+          .to(torch::kLong);
   return out;
 }
 

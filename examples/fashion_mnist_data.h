@@ -19,6 +19,7 @@ inline const char* kDefaultDir = "/usr/share/datasets/fashion-mnist";
 
 /// Reads `train` or `t10k` from `dir` (`*-idx?-ubyte.gz`, or the uncompressed files). Throws
 /// std::runtime_error naming the file and what to do (install the package, pass --data).
-Split load(const std::string& dir, const std::string& split);
+/// `first` and `count` (−1: to the end) keep only those examples, e.g. one rank's shard.
+Split load(const std::string& dir, const std::string& split, int64_t first = 0, int64_t count = -1);
 
 }  // namespace fashion_mnist

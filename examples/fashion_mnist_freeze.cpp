@@ -19,6 +19,12 @@
 // monitor, the random generator's state and the data order's position) atomically: the
 // previous checkpoint stays valid until the new one is complete. --resume continues from DIR's
 // newest checkpoint, and the logs continue where that checkpoint left them.
+//
+// Data-parallel: --nproc N starts N local ranks over Gloo on 127.0.0.1 (the cores split
+// between them); a launcher that sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT works too.
+// Each rank trains on its shard of the training set (--batch per rank), the gradients are
+// averaged across the ranks, layers freeze on every rank at the same step, and rank 0 writes
+// the one set of logs, the report and the JSON line (with "world_size").
 
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -300,6 +306,7 @@ int main(int argc, char** argv) {
   double lr = 0.05, linear_pace = 0;
   bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
   bool linear_probe = false, class_logits = false;
+  int nproc = 1, threads = 0, timeout_s = 300;
   std::string checkpoint_dir;
   std::vector<std::string> sinks;
   app.add_option("--policy", policy, "Freeze policy")
@@ -346,7 +353,47 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", resume,
                "Continue from the newest checkpoint in --checkpoint-dir (started afresh if there "
                "is none)");
+  app.add_option("--nproc", nproc,
+                 "Data-parallel: start this many local ranks over Gloo on 127.0.0.1")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--threads", threads,
+                 "LibTorch intra-op threads (default: the cores, split between the local ranks)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--timeout", timeout_s,
+                 "Data-parallel: seconds after which a rank that stopped answering ends the run")
+      ->check(CLI::Range(1, 86400));
   CLI11_PARSE(app, argc, argv);
+  if (nproc > 1 && !layerwatch::DistributedEnvironment::launched()) {
+    // This process only launches the ranks (each one re-runs this program) and waits for them.
+    return layerwatch::run_local_ranks(nproc, argc, argv, std::chrono::seconds(timeout_s + 30));
+  }
+  layerwatch::DistributedEnvironment env;
+  layerwatch::GlooGroup group;
+  if (layerwatch::DistributedEnvironment::launched()) {
+    try {
+      env = layerwatch::DistributedEnvironment::from_environment();
+      if (env.world_size > 1) {
+        group = layerwatch::make_gloo_group(env, std::chrono::seconds(timeout_s));
+      }
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
+      return 2;
+    }
+  }
+  const bool distributed = env.world_size > 1;
+  const bool rank0 = env.rank == 0;
+  if (distributed && no_monitor) {
+    fmt::print(stderr,
+               "fashion_mnist_freeze: --no-monitor trains one process: the gradient all-reduce "
+               "of several ranks is the monitor's\n");
+    return 2;
+  }
+  if (distributed && !checkpoint_dir.empty()) {
+    fmt::print(stderr,
+               "fashion_mnist_freeze: --checkpoint-dir is for one process; several ranks do not "
+               "checkpoint yet\n");
+    return 2;
+  }
   if (resume && checkpoint_dir.empty()) {
     fmt::print(stderr, "fashion_mnist_freeze: --resume needs --checkpoint-dir DIR\n");
     return 2;
@@ -369,26 +416,32 @@ int main(int argc, char** argv) {
   }
 
   // Before the data are loaded: every large tensor from here on is on huge pages and reused.
-  if (huge_pages)
-    fmt::print("fashion_mnist_freeze: {}\n", layerwatch::use_huge_page_allocator().message);
+  if (huge_pages) {
+    const auto message = layerwatch::use_huge_page_allocator().message;
+    if (rank0) fmt::print("fashion_mnist_freeze: {}\n", message);
+  }
 
   fashion_mnist::Split train, test;
   try {
-    train = fashion_mnist::load(data, "train");
+    // Each rank keeps its own shard (the same number of images on every rank, so that every
+    // rank takes the same number of steps); rank 0 alone evaluates.
+    const int64_t total = train_subset > 0 ? std::min<int64_t>(train_subset, 60000) : 60000;
+    const int64_t shard = total / env.world_size;
+    train = fashion_mnist::load(data, "train", env.rank * shard, shard);
     test = fashion_mnist::load(data, "t10k");
   } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
     return 3;
   }
-  if (train_subset > 0 && train_subset < train.images.size(0)) {
-    train.images = train.images.narrow(0, 0, train_subset);
-    train.labels = train.labels.narrow(0, 0, train_subset);
-  }
   const int64_t n = train.images.size(0);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
   // Lets probe.per_epoch space the probes of the first epoch too.
   if (options.probe().steps_per_epoch() == 0) options.probe().steps_per_epoch(steps_per_epoch);
-  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (threads == 0) threads = layerwatch::threads_per_local_rank();
+  if (threads == 0) {
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / env.world_size);
+  }
+  torch::set_num_threads(threads);
   if (blas_threads > 0) layerwatch::set_blas_threads(blas_threads);
   blas_threads = layerwatch::blas_threads();  // what BLAS runs with now; -1 if not OpenBLAS
   torch::manual_seed(seed);
@@ -406,6 +459,15 @@ int main(int argc, char** argv) {
     monitor->attach_optimizer(optimizer);
     if (options.analysis().probing().linear_probe()) {
       monitor->set_probe_labels(test.labels.narrow(0, 0, probe_size));
+    }
+    if (distributed) {
+      try {
+        monitor->distribute(group.process_group,
+                            layerwatch::DistributedOptions().store(group.store));
+      } catch (const layerwatch::DistributedError& e) {
+        fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
+        return 3;
+      }
     }
   }
   const auto frozen_layers = [&] {
@@ -445,93 +507,111 @@ int main(int argc, char** argv) {
   }
 
   std::signal(SIGINT, on_interrupt);
+  // A stop every rank takes at the same step (Ctrl-C reaches the ranks at different moments).
+  bool stopped = false;
+  const auto agree_to_stop = [&] {
+    stopped = monitor ? monitor->any_rank(g_interrupted) : g_interrupted.load();
+  };
   const int64_t total_steps = steps_per_epoch * epochs;
-  fmt::print(
-      "fashion_mnist_freeze: policy {}, {} epochs, {} training images, batch {}, {} torch "
-      "threads, {} BLAS threads, logs in {}\n",
-      policy, epochs, n, batch, torch::get_num_threads(),
-      blas_threads > 0 ? std::to_string(blas_threads) : "unknown", options.log_dir());
-
+  if (rank0) {
+    fmt::print(
+        "fashion_mnist_freeze: policy {}, {} epochs, {} training images{}, batch {}, {} torch "
+        "threads, {} BLAS threads, logs in {}\n",
+        policy, epochs, n * env.world_size,
+        distributed ? fmt::format(" on {} ranks ({} each)", env.world_size, n) : "", batch,
+        torch::get_num_threads(), blas_threads > 0 ? std::to_string(blas_threads) : "unknown",
+        options.log_dir());
+  }
   const auto run_start = Clock::now();
   std::vector<double> train_seconds;
   double backward_seconds = 0, backward_reference = 0, step_seconds = 0;
   int64_t backward_steps = 0, reference_steps = 0;
   double test_acc = 0;
-  for (int epoch = completed + 1; epoch <= epochs && !g_interrupted; ++epoch) {
-    // The monitor's train() keeps frozen layers' BatchNorm in eval mode.
-    if (monitor) {
-      monitor->train();
-    } else {
-      model->train();
-    }
-    const auto order = torch::randperm(n, torch::kLong);
-    Progress progress(steps_per_epoch, epoch, epochs);
-    const auto epoch_start = Clock::now();
-    double loss_sum = 0;
-    int64_t done = 0;
-    for (int64_t b = 0; b < n && !g_interrupted; b += batch, ++step) {
-      const double current_lr =
-          0.5 * lr * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
-      for (auto& group : optimizer.param_groups()) {
-        static_cast<torch::optim::SGDOptions&>(group.options()).lr(current_lr);
+  try {
+    for (int epoch = completed + 1; epoch <= epochs && !stopped; ++epoch) {
+      // The monitor's train() keeps frozen layers' BatchNorm in eval mode.
+      if (monitor) {
+        monitor->train();
+      } else {
+        model->train();
       }
-      const auto step_start = Clock::now();
-      const auto index = order.narrow(0, b, std::min<int64_t>(batch, n - b));
-      optimizer.zero_grad();
-      auto loss = torch::cross_entropy_loss(model->forward(train.images.index_select(0, index)),
-                                            train.labels.index_select(0, index));
-      const auto backward_start = Clock::now();
-      loss.backward();
-      const double backward = seconds_since(backward_start);
-      backward_seconds += backward;
-      ++backward_steps;
-      if (frozen_layers().empty()) {
-        backward_reference += backward;
-        ++reference_steps;
+      const auto order = torch::randperm(n, torch::kLong);
+      Progress progress(steps_per_epoch, epoch, epochs);
+      const auto epoch_start = Clock::now();
+      double loss_sum = 0;
+      int64_t done = 0;
+      for (int64_t b = 0; b < n && !stopped; b += batch, ++step) {
+        const double current_lr =
+            0.5 * lr * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+        for (auto& group : optimizer.param_groups()) {
+          static_cast<torch::optim::SGDOptions&>(group.options()).lr(current_lr);
+        }
+        const auto step_start = Clock::now();
+        const auto index = order.narrow(0, b, std::min<int64_t>(batch, n - b));
+        optimizer.zero_grad();
+        auto loss = torch::cross_entropy_loss(model->forward(train.images.index_select(0, index)),
+                                              train.labels.index_select(0, index));
+        const auto backward_start = Clock::now();
+        loss.backward();
+        const double backward = seconds_since(backward_start);
+        backward_seconds += backward;
+        ++backward_steps;
+        if (frozen_layers().empty()) {
+          backward_reference += backward;
+          ++reference_steps;
+        }
+        if (monitor) monitor->all_reduce_gradients();  // several ranks: averaged over them
+        optimizer.step();
+        loss_sum += loss.item<double>();
+        step_seconds += seconds_since(step_start);
+        if (monitor) monitor->step();
+        agree_to_stop();
+        ++done;
+        if (rank0) progress.update(done, fmt::format("{}", fmt::join(frozen_layers(), ", ")));
       }
-      optimizer.step();
-      loss_sum += loss.item<double>();
-      step_seconds += seconds_since(step_start);
-      if (monitor) monitor->step();
-      progress.update(++done, fmt::format("{}", fmt::join(frozen_layers(), ", ")));
-    }
-    if (g_interrupted) {
+      if (stopped) {
+        train_seconds.push_back(seconds_since(epoch_start));
+        break;
+      }
+      // The epoch's probe pass counts as training time: it is what the monitor costs.
+      if (monitor) monitor->end_epoch();
       train_seconds.push_back(seconds_since(epoch_start));
-      break;
-    }
-    // The epoch's probe pass counts as training time: it is what the monitor costs.
-    if (monitor) monitor->end_epoch();
-    train_seconds.push_back(seconds_since(epoch_start));
-    std::string accuracy_text;
-    if (eval_each_epoch || epoch == epochs) {
-      test_acc = accuracy(model, test);
-      accuracy_text = fmt::format(", test accuracy {:.2f} %", test_acc);
-    }
-    const auto frozen = frozen_layers();
-    fmt::print("epoch {}/{}: loss {:.4f}, train {:.1f} s{}, frozen: {}\n", epoch, epochs,
-               loss_sum / static_cast<double>(done), train_seconds.back(), accuracy_text,
-               frozen.empty() ? "none" : fmt::format("{}", fmt::join(frozen, ", ")));
-    completed = epoch;
-    if (!checkpoint_dir.empty()) {
-      try {
-        checkpoints.save(epoch, step, identity, model, optimizer, monitor.get());
-      } catch (const std::exception& e) {
-        // Training goes on; the previous checkpoint is still complete.
-        fmt::print(stderr, "fashion_mnist_freeze: checkpoint of epoch {} not written: {}\n", epoch,
-                   e.what());
+      std::string accuracy_text;
+      if (rank0 && (eval_each_epoch || epoch == epochs)) {
+        test_acc = accuracy(model, test);
+        accuracy_text = fmt::format(", test accuracy {:.2f} %", test_acc);
+      }
+      const auto frozen = frozen_layers();
+      if (rank0)
+        fmt::print("epoch {}/{}: loss {:.4f}, train {:.1f} s{}, frozen: {}\n", epoch, epochs,
+                   loss_sum / static_cast<double>(done), train_seconds.back(), accuracy_text,
+                   frozen.empty() ? "none" : fmt::format("{}", fmt::join(frozen, ", ")));
+      completed = epoch;
+      if (!checkpoint_dir.empty()) {
+        try {
+          checkpoints.save(epoch, step, identity, model, optimizer, monitor.get());
+        } catch (const std::exception& e) {
+          // Training goes on; the previous checkpoint is still complete.
+          fmt::print(stderr, "fashion_mnist_freeze: checkpoint of epoch {} not written: {}\n",
+                     epoch, e.what());
+        }
       }
     }
+    if (stopped && rank0) {
+      fmt::print(stderr,
+                 "\nfashion_mnist_freeze: interrupted after {} complete epoch(s), step {}; "
+                 "finishing the logs in {}\n",
+                 completed, step, options.log_dir());
+    }
+    if (monitor) monitor->finish();
+  } catch (const layerwatch::DistributedError& e) {
+    // The monitor logged it and flushed the logs; this rank cannot go on without the others.
+    fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
+    return 3;
   }
-  if (g_interrupted) {
-    fmt::print(stderr,
-               "\nfashion_mnist_freeze: interrupted after {} complete epoch(s), step {}; "
-               "finishing the logs in {}\n",
-               completed, step, options.log_dir());
-  }
-  if (monitor) monitor->finish();
+  if (!rank0) return stopped ? 130 : 0;
   // A resume from the last epoch's checkpoint trains nothing more, but still reports.
-  if (!g_interrupted && completed == epochs && train_seconds.empty())
-    test_acc = accuracy(model, test);
+  if (!stopped && completed == epochs && train_seconds.empty()) test_acc = accuracy(model, test);
 
   const double per_step_reference =
       reference_steps > 0 ? backward_reference / static_cast<double>(reference_steps) : 0;
@@ -555,7 +635,8 @@ int main(int argc, char** argv) {
   if (monitor) {
     // What the monitor cost the training thread: probe passes, and waiting for freeze decisions.
     const auto stats = monitor->stats();
-    out["monitor_probe_s"] = std::round(stats.probe_seconds * 100) / 100;
+    out["monitor_probe_s"] = std::round(stats.probe_seconds * 1000) / 1000;
+    out["monitor_probe_passes"] = stats.probe_passes;
     out["monitor_wait_s"] = std::round(stats.decision_wait_seconds * 100) / 100;
   }
   // Where the time went: the training steps themselves (forward, backward, optimizer), and
@@ -576,9 +657,11 @@ int main(int argc, char** argv) {
   out["train_images"] = n;
   out["blas_threads"] = blas_threads;
   out["seed"] = seed;
-  if (g_interrupted) out["interrupted"] = true;
+  out["world_size"] = env.world_size;
+  out["threads"] = torch::get_num_threads();
+  if (stopped) out["interrupted"] = true;
   if (!resumed_from.empty()) out["resumed_from"] = resumed_from;
   if (monitor) write_summary_and_report(out, options);
   fmt::print("{}\n", out.dump());
-  return g_interrupted ? 130 : 0;
+  return stopped ? 130 : 0;
 }
