@@ -21,6 +21,12 @@ std::string host_name() {
   return name;
 }
 
+uint64_t fnv1a(const char* text) {
+  uint64_t h = 14695981039346656037ull;
+  for (; *text; ++text) h = (h ^ static_cast<unsigned char>(*text)) * 1099511628211ull;
+  return h;
+}
+
 std::string key(const char* kind, int rank) { return fmt::format("layerwatch/{}/{}", kind, rank); }
 
 // A libtorch error's message without its C++ backtrace.
@@ -52,12 +58,38 @@ Collectives::Collectives(c10::intrusive_ptr<c10d::ProcessGroup> group,
 void Collectives::begin(const char* what) {
   if (!failure_.empty()) throw DistributedError(failure_);
   ++sequence_;
-  if (!store_) return;
-  try {
-    store_->set(key("progress", rank_), bytes_of(std::to_string(sequence_)));
-  } catch (const std::exception& e) {
-    fail(what, error_text(e));
+  if (store_) {
+    try {
+      store_->set(key("progress", rank_), bytes_of(std::to_string(sequence_)));
+    } catch (const std::exception& e) {
+      fail(what, error_text(e));
+    }
   }
+  // Every collective starts with the same 16 bytes on every rank: which collective and its
+  // number. Ranks whose loops went apart (one at a probe pass, another at the gradient
+  // all-reduce) find out here, instead of meeting in operations of different sizes, which Gloo
+  // answers by aborting the process.
+  const int64_t id = static_cast<int64_t>(fnv1a(what) >> 1);
+  names_[id] = what;
+  std::vector<torch::Tensor> tag{torch::tensor({id, sequence_})};
+  std::vector<std::vector<torch::Tensor>> tags(1);
+  for (int r = 0; r < size_; ++r) tags[0].push_back(torch::empty({2}, torch::kLong));
+  wait(group_->allgather(tags, tag), what);
+  bool alike = true;
+  for (const auto& t : tags[0]) alike = alike && t.equal(tags[0][0]);
+  if (alike) return;
+  std::vector<std::string> where;
+  for (int r = 0; r < size_; ++r) {
+    const auto other = tags[0][static_cast<size_t>(r)];
+    const auto name = names_.find(other[0].item<int64_t>());
+    where.push_back(fmt::format("rank {} at its collective {} ({})", r, other[1].item<int64_t>(),
+                                name == names_.end() ? "another collective" : name->second));
+  }
+  failure_ = fmt::format(
+      "rank {} of {}: the ranks' loops went apart: {}. Every rank must call the monitor at the "
+      "same points and take the same number of steps (shards of the same size)",
+      rank_, size_, fmt::join(where, ", "));
+  throw DistributedError(failure_);
 }
 
 void Collectives::wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
@@ -148,6 +180,26 @@ std::vector<std::string> Collectives::all_gather_strings(const std::string& mine
   std::vector<std::string> out;
   for (int r = 0; r < size_; ++r) {
     const auto* data = reinterpret_cast<const char*>(all[0][r].data_ptr<uint8_t>());
+    out.emplace_back(data, static_cast<size_t>(lengths[0][r].item<int64_t>()));
+  }
+  return out;
+}
+
+std::vector<std::string> Collectives::gather_strings(const std::string& mine, int root,
+                                                     const char* what) {
+  begin(what);
+  std::vector<torch::Tensor> length{torch::tensor({static_cast<int64_t>(mine.size())})};
+  std::vector<std::vector<torch::Tensor>> lengths(1);
+  for (int r = 0; r < size_; ++r) lengths[0].push_back(torch::empty({1}, torch::kLong));
+  wait(group_->allgather(lengths, length), what);
+  int64_t longest = 1;
+  for (const auto& l : lengths[0]) longest = std::max(longest, l.item<int64_t>());
+  torch::Tensor padded = torch::zeros({longest}, torch::kByte);
+  std::copy(mine.begin(), mine.end(), padded.data_ptr<uint8_t>());
+  const auto blocks = gather(padded, root, what);
+  std::vector<std::string> out;
+  for (size_t r = 0; r < blocks.size(); ++r) {
+    const auto* data = reinterpret_cast<const char*>(blocks[r].data_ptr<uint8_t>());
     out.emplace_back(data, static_cast<size_t>(lengths[0][r].item<int64_t>()));
   }
   return out;

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ class Collectives {
 
   // Every rank's string, in rank order.
   std::vector<std::string> all_gather_strings(const std::string& mine, const char* what);
+  // Every rank's string on `root`, in rank order; empty elsewhere. Moves each string once
+  // (a checkpoint's snapshots, say), unlike all_gather_strings.
+  std::vector<std::string> gather_strings(const std::string& mine, int root, const char* what);
   // `root`'s string on every rank (`mine` is read on the root only).
   std::string broadcast_string(const std::string& mine, int root, const char* what);
   // Every rank's `block` (same shape and dtype on every rank) on `root`, in rank order; empty
@@ -46,7 +50,8 @@ class Collectives {
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
   c10::intrusive_ptr<c10d::Store> store_;
   int rank_ = 0, size_ = 1;
-  int64_t sequence_ = 0;  // collectives begun
+  int64_t sequence_ = 0;                  // collectives begun
+  std::map<int64_t, std::string> names_;  // collectives by the id begin() sends
   std::string failure_;
 };
 

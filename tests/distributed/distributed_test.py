@@ -44,11 +44,11 @@ def left_in_group(group):
     return left
 
 
-def run(name, *args, limit=120):
-    """Runs the worker in its own session; returns (exit code, stderr, seconds, out dir) and
-    checks that no process of the session is left."""
-    out = os.path.join(work, name)
-    os.makedirs(out)
+def run(name, *args, limit=120, into=None):
+    """Runs the worker in its own session (into the directory of run `into`, if given); returns
+    (exit code, stderr, seconds, out dir) and checks that no process of the session is left."""
+    out = os.path.join(work, into or name)
+    os.makedirs(out, exist_ok=True)
     start = time.monotonic()
     p = subprocess.Popen([worker, "--out", out, *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -108,6 +108,36 @@ if part == "ranks":
               f"distributed over {n} ranks" in notes and "layers analysed by" in notes, notes)
         print(f"   {n} ranks: {seconds:.1f} s", flush=True)
 
+    # Stop after epoch 1 with a checkpoint, resume from it: the run ends as if never stopped.
+    whole = os.path.join(work, "train2")
+    code, err, _, out = run("stopped", "--nproc", "2", "--epochs", "3", "--checkpoint",
+                            os.path.join(work, "ranks.pt"), "--stop-after-epoch", "1")
+    check("checkpoint: the ranks save and end", code == 0 and
+          os.path.exists(os.path.join(work, "ranks.pt")), err[-3000:])
+    code, err, _, _ = run("resumed", "--nproc", "2", "--epochs", "3", "--resume",
+                          os.path.join(work, "ranks.pt"), into="stopped")
+    check("checkpoint: every rank resumes from rank 0's file", code == 0, err[-3000:])
+    resumed = [json.load(open(os.path.join(work, "stopped", f"rank{r}.json"))) for r in range(2)]
+    baseline = json.load(open(os.path.join(whole, "rank0.json")))
+    check("checkpoint: weights bit-identical to the run that never stopped",
+          all(r["weights"] == baseline["weights"] for r in resumed),
+          ([r["weights"] for r in resumed], baseline["weights"]))
+    check("checkpoint: the same frozen set at the same steps",
+          all(r["frozen"] == baseline["frozen"] for r in resumed), resumed[0]["frozen"])
+    # The logs, continued by the resumed run: the whole run's records, with the same values.
+    after = records(os.path.join(work, "stopped", "logs", "convergence.jsonl"))
+    whole_records = records(os.path.join(whole, "logs", "convergence.jsonl"))
+    check("checkpoint: the continued logs hold the whole run's records, equal",
+          set(after) == set(whole_records) and
+          all(after[k]["value"] == r["value"] for k, r in whole_records.items()),
+          (len(after), len(whole_records)))
+    code, err, _, _ = run("resumed3", "--nproc", "3", "--epochs", "3", "--resume",
+                          os.path.join(work, "ranks.pt"))
+    said = [l for l in err.splitlines() if l.startswith("distributed_worker: rank ")]
+    check("checkpoint: 3 ranks refuse 2 ranks' checkpoint, every one naming the counts",
+          code != 0 and len(said) >= 3 and all("saved by 2 ranks and this run has 3" in l for l in said),
+          err[-2000:])
+
 if part == "faults":
     for victim in (1, 0):
         code, err, seconds, _ = run(f"killed{victim}", "--nproc", "3", "--die-rank", str(victim),
@@ -133,6 +163,18 @@ if part == "faults":
     check("rank 2 hangs: the launcher kills it", "rank 2 (pid" in err and "killing it" in err,
           err[-2000:])
     print(f"   hang: {seconds:.1f} s", flush=True)
+
+    # One rank's loop goes apart (it skips a monitor.step()): every rank ends naming where each
+    # is, never a Gloo abort from operations of different sizes.
+    code, err, seconds, _ = run("apart", "--nproc", "2", "--skip-rank", "1", "--fault-step", "3",
+                                limit=90)
+    for r in (0, 1):
+        said = [l for l in err.splitlines() if l.startswith(f"distributed_worker: rank {r} of 2")]
+        check(f"loops apart: rank {r} ends saying where each rank is",
+              bool(said) and "the ranks' loops went apart" in said[0] and "rank 1 at" in said[0],
+              err[-2000:])
+    check("loops apart: no abort (every rank exits with the monitor's error code 3)",
+          code == 3 and "terminate called" not in err and "Abort" not in err, err[-2000:])
 
     # The launcher killed: its ranks die with it (no orphans).
     out = os.path.join(work, "launcher")

@@ -6,7 +6,10 @@
 // same points (<out>/single/), whose records the test compares with the distributed ones.
 //
 // Faults on request: --die-rank R --fault-step S kills rank R (SIGKILL) at step S; --hang-rank
-// R --fault-step S stops it answering; --mismatch-rank R gives rank R another metric.
+// R --fault-step S stops it answering; --mismatch-rank R gives rank R another metric;
+// --skip-rank R leaves out its monitor.step() at step S (its loop goes apart from the others').
+// Checkpoints: --checkpoint FILE --stop-after-epoch E saves the model, the optimizer and the
+// monitor after epoch E (rank 0 writes FILE) and ends; --resume FILE continues from it.
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -67,17 +70,23 @@ int main(int argc, char** argv) {
   CLI::App app{"One rank of layerwatch's data-parallel tests"};
   std::string out;
   int nproc = 0, epochs = 3, die_rank = -1, hang_rank = -1, mismatch_rank = -1, fault_step = 5;
-  int timeout_ms = 20000;
+  int timeout_ms = 20000, skip_rank = -1;
   bool no_store = false;
+  std::string checkpoint, resume;
+  int stop_after = 0;
   app.add_option("--out", out, "Output directory")->required();
   app.add_option("--nproc", nproc, "Start this many local ranks");
   app.add_option("--epochs", epochs, "Epochs");
   app.add_option("--die-rank", die_rank, "Rank killed at --fault-step");
   app.add_option("--hang-rank", hang_rank, "Rank that stops answering at --fault-step");
   app.add_option("--mismatch-rank", mismatch_rank, "Rank with another metric");
+  app.add_option("--skip-rank", skip_rank, "Rank that skips monitor.step() at --fault-step");
   app.add_option("--fault-step", fault_step, "Step of the fault");
   app.add_option("--timeout-ms", timeout_ms, "Collective timeout");
   app.add_flag("--no-store", no_store, "Do not give the Monitor the store");
+  app.add_option("--checkpoint", checkpoint, "Checkpoint file written after --stop-after-epoch");
+  app.add_option("--stop-after-epoch", stop_after, "Save the checkpoint after this epoch and end");
+  app.add_option("--resume", resume, "Continue from this checkpoint");
   CLI11_PARSE(app, argc, argv);
   if (nproc > 0 && !layerwatch::DistributedEnvironment::launched()) {
     return layerwatch::run_local_ranks(nproc, argc, argv,
@@ -116,19 +125,34 @@ int main(int argc, char** argv) {
     layerwatch::DistributedOptions distributed;
     if (!no_store) distributed.store(group.store);
     monitor.distribute(group.process_group, distributed);
+    int first_epoch = 0;
+    if (!resume.empty()) {
+      // Every rank reads rank 0's file: the model's weights, the monitor (which re-freezes the
+      // frozen layers), then the optimizer's state, which fits the frozen set.
+      torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+      archive.load_from(resume);
+      archive.read("model", model_archive);
+      model->load(model_archive);
+      monitor.load(archive);
+      archive.read("optimizer", optimizer_archive);
+      optimizer.load(optimizer_archive);
+      torch::Tensor epoch;
+      archive.read("epoch", epoch);
+      first_epoch = static_cast<int>(epoch.item<int64_t>());
+    }
 
     // Rank 0 only: the same analysis in one process over the whole probe set, at the same
     // points (the capture points deliver to whichever monitor is probing).
     std::unique_ptr<layerwatch::Monitor> single;
-    if (rank == 0) {
+    if (rank == 0 && checkpoint.empty() && resume.empty()) {
       auto single_options = options;
       single_options.log_dir(out + "/single").report(false);
       single_options.freeze().policy(layerwatch::FreezePolicyKind::kNone);
       single = std::make_unique<layerwatch::Monitor>(model, probe, single_options);
     }
 
-    int64_t step = 0;
-    for (int epoch = 0; epoch < epochs; ++epoch) {
+    int64_t step = first_epoch * (shard / batch);
+    for (int epoch = first_epoch; epoch < epochs; ++epoch) {
       monitor.train();
       for (int64_t offset = 0; offset + batch <= shard; offset += batch) {
         ++step;
@@ -140,11 +164,22 @@ int main(int argc, char** argv) {
         loss.backward();
         monitor.all_reduce_gradients();
         optimizer.step();
-        monitor.step();
+        if (!(rank == skip_rank && step == fault_step)) monitor.step();
         if (single) single->step();
       }
       monitor.end_epoch();
       if (single) single->end_epoch();
+      if (!checkpoint.empty() && epoch + 1 == stop_after) {
+        torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+        model->save(model_archive);
+        optimizer.save(optimizer_archive);
+        archive.write("model", model_archive);
+        archive.write("optimizer", optimizer_archive);
+        monitor.save(archive);  // a collective: every rank's part reaches rank 0's archive
+        archive.write("epoch", torch::tensor(static_cast<int64_t>(epoch + 1)));
+        if (rank == 0) archive.save_to(checkpoint);
+        return 0;
+      }
     }
     monitor.finish();
     if (single) single->finish();
@@ -160,6 +195,9 @@ int main(int argc, char** argv) {
     result["probe_passes"] = stats.probe_passes;
     std::ofstream(fmt::format("{}/rank{}.json", out, rank)) << result.dump(1) << "\n";
     return 0;
+  } catch (const layerwatch::CheckpointError& e) {
+    fmt::print(stderr, "distributed_worker: rank {}: {}\n", rank, e.what());
+    return 5;
   } catch (const layerwatch::DistributedError& e) {
     fmt::print(stderr, "distributed_worker: {}\n", e.what());
     return 3;
