@@ -8,6 +8,7 @@
 
 #include "distributed/collectives.h"
 #include "distributed/outbox_sink.h"
+#include "layerwatch/similarity/conv_layout.h"
 #include "layerwatch/torch/distributed.h"
 
 namespace layerwatch {
@@ -20,6 +21,14 @@ struct DistributedState {
   std::vector<double> load;                    // analysis cost assigned to each rank
   bool spread = true;         // false: rank 0 analyses every layer (analyses across layers)
   int64_t reduce_bytes = -1;  // gradient bytes of the last all-reduce (−1: none yet)
+
+  // The rows sample_cap keeps of `total` rows (the same every probe pass), computed once.
+  const std::vector<int64_t>& sampled_rows(int64_t total, int64_t cap, uint64_t seed) {
+    auto& rows = sampled[total];
+    if (rows.empty()) rows = similarity::spatial_sample_rows(total, cap, seed);
+    return rows;
+  }
+  std::map<int64_t, std::vector<int64_t>> sampled;
 
   int rank() const { return collectives->rank(); }
   int size() const { return collectives->size(); }

@@ -412,7 +412,10 @@ void Monitor::Impl::probe() {
       error.empty() ? capture.take(steps_, epochs_, probe_passes_) : detail::ProbeCapture::Result{};
   ++probe_passes_;
   if (distributed_) {
+    const auto exchange_start = std::chrono::steady_clock::now();
     if (!share_probe_pass(std::move(result), error, last_chunk - first_chunk)) --probe_passes_;
+    probe_exchange_seconds_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
     probe_seconds_ +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return;
@@ -491,6 +494,7 @@ MonitorStats Monitor::Impl::stats() const {
   s.epochs = epochs_;
   s.probe_passes = probe_passes_;
   s.probe_seconds = probe_seconds_;
+  s.probe_exchange_seconds = probe_exchange_seconds_;
   s.decision_wait_seconds = decision_wait_seconds_;
   s.capture_errors = capture_errors_;
   s.frozen = frozen_;

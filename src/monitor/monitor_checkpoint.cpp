@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <sstream>
 
 #include "core/json_integer.h"
 #include "io/formats.h"
 #include "layerwatch/core/version.h"
+#include "monitor/distributed_state.h"
 #include "monitor/monitor_impl.h"
 #include "sinks/tfrecord.h"
 
@@ -16,6 +19,56 @@ namespace layerwatch {
 namespace {
 
 constexpr const char* kFormat = "layerwatch monitor checkpoint";
+// A data-parallel run's checkpoint: this line, the number of ranks, their parts' sizes, then
+// each rank's own checkpoint (which checks its own integrity).
+constexpr std::string_view kRanksMagic = "layerwatch ranks checkpoint\n";
+
+std::string encode_ranks(const std::vector<std::string>& parts) {
+  std::string out(kRanksMagic);
+  out += std::to_string(parts.size()) + "\n";
+  for (size_t r = 0; r < parts.size(); ++r) out += (r ? " " : "") + std::to_string(parts[r].size());
+  out += "\n";
+  for (const auto& p : parts) out += p;
+  return out;
+}
+
+bool is_ranks_checkpoint(std::string_view bytes) {
+  return bytes.substr(0, kRanksMagic.size()) == kRanksMagic;
+}
+
+std::vector<std::string_view> decode_ranks(std::string_view bytes, const std::string& source) {
+  const auto corrupt = [&] {
+    return CheckpointError(fmt::format(
+        "checkpoint {} is corrupt: its list of the ranks' parts is damaged or truncated", source));
+  };
+  bytes.remove_prefix(kRanksMagic.size());
+  const auto line = [&]() {
+    const auto end = bytes.find('\n');
+    if (end == std::string_view::npos) throw corrupt();
+    const std::string text(bytes.substr(0, end));
+    bytes.remove_prefix(end + 1);
+    return text;
+  };
+  size_t count = 0;
+  std::vector<size_t> sizes;
+  try {
+    count = std::stoul(line());
+    std::istringstream in(line());
+    size_t size = 0;
+    while (in >> size) sizes.push_back(size);
+  } catch (const std::logic_error&) {
+    throw corrupt();
+  }
+  size_t total = 0;
+  for (const auto s : sizes) total += s;
+  if (count == 0 || sizes.size() != count || total != bytes.size()) throw corrupt();
+  std::vector<std::string_view> parts;
+  for (const auto s : sizes) {
+    parts.push_back(bytes.substr(0, s));
+    bytes.remove_prefix(s);
+  }
+  return parts;
+}
 
 // An integer of the state; a float in its place (converting it would be undefined) or another
 // type is a corrupt checkpoint.
@@ -118,6 +171,15 @@ uint32_t Monitor::Impl::unit_checksum(const std::string& name) {
 }
 
 std::string Monitor::Impl::save_bytes() {
+  if (!distributed_) return rank_checkpoint();
+  // Every record so far to rank 0 first, then each rank's part to rank 0, which alone writes.
+  sync_ranks(true, false);
+  const auto parts =
+      distributed_->collectives->gather_strings(rank_checkpoint(), 0, "checkpoint gather");
+  return rank() == 0 ? encode_ranks(parts) : std::string();
+}
+
+std::string Monitor::Impl::rank_checkpoint() {
   start();
   auto contents = analyzer_->save_state();
   nlohmann::json analyzer_state = std::move(contents.state);
@@ -136,6 +198,7 @@ std::string Monitor::Impl::save_bytes() {
         {"previous_epoch_steps", previous_epoch_steps_},
         {"last_probe_step", last_probe_step_},
         {"probe_seconds", probe_seconds_},
+        {"probe_exchange_seconds", probe_exchange_seconds_},
         {"decision_wait_seconds", decision_wait_seconds_},
         {"reported_missing_optimizer", reported_missing_optimizer_},
         {"reported_frozen_batchnorm", reported_frozen_batchnorm_},
@@ -144,7 +207,53 @@ std::string Monitor::Impl::save_bytes() {
       {"units", describe_units()},
       {"options", to_json(options_)},
       {"analyzer", std::move(analyzer_state)}};
+  if (distributed_) {
+    contents.state["monitor"]["distributed"] = {{"rank", rank()},
+                                                {"world_size", world_size()},
+                                                {"owners", distributed_->owner},
+                                                {"load", distributed_->load}};
+  }
   return encode_checkpoint(contents);
+}
+
+void Monitor::Impl::load_checkpoint(const std::function<std::string()>& read,
+                                    const std::string& source) {
+  if (!distributed_) {
+    const std::string bytes = read();
+    if (is_ranks_checkpoint(bytes)) {
+      throw CheckpointError(fmt::format(
+          "checkpoint {} was saved by a data-parallel run: call distribute() before load(), "
+          "with as many ranks as it had",
+          source));
+    }
+    return load_bytes(bytes, source);
+  }
+  // Every rank loads its part; a rank that cannot makes every rank throw, naming it.
+  std::string error;
+  try {
+    const std::string bytes = read();
+    if (!is_ranks_checkpoint(bytes)) {
+      throw CheckpointError(fmt::format(
+          "checkpoint {} was saved by one process; a data-parallel run resumes from a checkpoint "
+          "its rank 0 saved",
+          source));
+    }
+    const auto parts = decode_ranks(bytes, source);
+    if (static_cast<int>(parts.size()) != world_size()) {
+      throw CheckpointError(fmt::format(
+          "checkpoint {} was saved by {} ranks and this run has {}: resume with {} ranks", source,
+          parts.size(), world_size(), parts.size()));
+    }
+    load_bytes(parts[static_cast<size_t>(rank())], source);
+  } catch (const CheckpointError& e) {
+    error = e.what();
+  }
+  const auto errors = distributed_->collectives->all_gather_strings(error, "checkpoint load");
+  for (size_t r = 0; r < errors.size(); ++r) {
+    if (!errors[r].empty()) {
+      throw CheckpointError(fmt::format("rank {} could not resume: {}", r, errors[r]));
+    }
+  }
 }
 
 void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source) {
@@ -164,8 +273,10 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
   std::vector<FrozenLayer> frozen;
   std::vector<uint32_t> checksums;
   int64_t steps, epochs, probe_passes, capture_errors, epoch_start, previous_epoch, last_probe;
-  double probe_seconds, wait_seconds;
+  double probe_seconds, wait_seconds, exchange_seconds;
   bool reported_missing, reported_batchnorm, finished;
+  std::map<std::string, int> owners;
+  std::vector<double> load;
   try {
     if (state.value("format", std::string()) != kFormat) {
       throw CheckpointError(fmt::format("{} is not a layerwatch monitor checkpoint", source));
@@ -179,10 +290,17 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
     previous_epoch = integer(m.at("previous_epoch_steps"));
     last_probe = integer(m.at("last_probe_step"));
     probe_seconds = m.at("probe_seconds").get<double>();
+    exchange_seconds = m.value("probe_exchange_seconds", 0.0);
     wait_seconds = m.at("decision_wait_seconds").get<double>();
     reported_missing = m.at("reported_missing_optimizer").get<bool>();
     reported_batchnorm = m.at("reported_frozen_batchnorm").get<bool>();
     finished = m.at("finished").get<bool>();
+    if (distributed_ && m.contains("distributed")) {
+      const auto& d = m.at("distributed");
+      if (integer(d.at("rank")) != rank()) throw corrupt("its part is another rank's");
+      owners = d.at("owners").get<std::map<std::string, int>>();
+      load = d.at("load").get<std::vector<double>>();
+    }
     for (const auto& f : state.at("frozen")) {
       frozen.push_back(frozen_from_json(f));
       checksums.push_back(static_cast<uint32_t>(integer(f.at("checksum"))));
@@ -233,9 +351,14 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
   previous_epoch_steps_ = previous_epoch;
   last_probe_step_ = last_probe;
   probe_seconds_ = probe_seconds;
+  probe_exchange_seconds_ = exchange_seconds;
   decision_wait_seconds_ = wait_seconds;
   reported_missing_optimizer_ = reported_missing;
   reported_frozen_batchnorm_ = reported_batchnorm;
+  if (distributed_ && !owners.empty()) {
+    distributed_->owner = std::move(owners);
+    if (load.size() == distributed_->load.size()) distributed_->load = std::move(load);
+  }
 
   CheckpointContents analyzer_part{state.at("analyzer"), std::move(contents.snapshots)};
   start(&analyzer_part);
@@ -258,47 +381,55 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
 // ---- the public face ----------------------------------------------------------------------
 
 void Monitor::save(const std::string& path) {
-  const std::string bytes = impl_->save_bytes();
-  write_file_atomically(path, bytes);
+  std::string bytes;
+  impl_->among_ranks([&] { bytes = impl_->save_bytes(); });
+  if (impl_->rank() == 0) write_file_atomically(path, bytes);
 }
 
 void Monitor::save(torch::serialize::OutputArchive& archive) {
-  const std::string bytes = impl_->save_bytes();
+  std::string bytes;
+  impl_->among_ranks([&] { bytes = impl_->save_bytes(); });
+  if (impl_->rank() != 0) return;
   auto tensor = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
   std::memcpy(tensor.data_ptr(), bytes.data(), bytes.size());
   archive.write(kArchiveKey, tensor);
 }
 
 void Monitor::load(const std::string& path) {
-  std::string bytes;
-  try {
-    bytes = io::read_file_bytes(path);
-  } catch (const std::exception& e) {
-    throw CheckpointError(fmt::format("cannot resume from a checkpoint: {}", e.what()));
-  }
-  impl_->load_bytes(bytes, fmt::format("'{}'", path));
+  const auto read = [&] {
+    try {
+      return io::read_file_bytes(path);
+    } catch (const std::exception& e) {
+      throw CheckpointError(fmt::format("cannot resume from a checkpoint: {}", e.what()));
+    }
+  };
+  impl_->among_ranks([&] { impl_->load_checkpoint(read, fmt::format("'{}'", path)); });
 }
 
 void Monitor::load(torch::serialize::InputArchive& archive) {
-  torch::Tensor tensor;
   const std::string source = fmt::format("archive key '{}'", kArchiveKey);
-  bool found = false;
-  try {
-    found = archive.try_read(kArchiveKey, tensor);
-  } catch (const std::exception& e) {
-    throw CheckpointError(fmt::format("cannot read {}: {}", source, e.what()));
-  }
-  if (!found) {
-    throw CheckpointError(fmt::format(
-        "the archive holds no monitor state ({} is missing): save it with monitor.save(archive)",
-        source));
-  }
-  if (tensor.scalar_type() != torch::kUInt8 || tensor.dim() != 1) {
-    throw CheckpointError(fmt::format("{} is not a byte tensor: not a monitor checkpoint", source));
-  }
-  tensor = tensor.contiguous();
-  impl_->load_bytes(std::string_view(static_cast<const char*>(tensor.data_ptr()), tensor.numel()),
-                    source);
+  const auto read = [&] {
+    torch::Tensor tensor;
+    bool found = false;
+    try {
+      found = archive.try_read(kArchiveKey, tensor);
+    } catch (const std::exception& e) {
+      throw CheckpointError(fmt::format("cannot read {}: {}", source, e.what()));
+    }
+    if (!found) {
+      throw CheckpointError(fmt::format(
+          "the archive holds no monitor state ({} is missing): save it with monitor.save(archive)",
+          source));
+    }
+    if (tensor.scalar_type() != torch::kUInt8 || tensor.dim() != 1) {
+      throw CheckpointError(
+          fmt::format("{} is not a byte tensor: not a monitor checkpoint", source));
+    }
+    tensor = tensor.contiguous();
+    return std::string(static_cast<const char*>(tensor.data_ptr()),
+                       static_cast<size_t>(tensor.numel()));
+  };
+  impl_->among_ranks([&] { impl_->load_checkpoint(read, source); });
 }
 
 }  // namespace layerwatch

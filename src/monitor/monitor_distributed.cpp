@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <tuple>
 
 #include "distributed/flat_buckets.h"
 #include "layerwatch/similarity/conv_layout.h"
@@ -272,6 +273,7 @@ bool Monitor::Impl::share_probe_pass(detail::ProbeCapture::Result result,
   const int64_t chunks = (total + batch - 1) / batch;
   std::vector<std::pair<std::string, double>> costs;
   std::vector<std::string> usable;
+  std::map<std::string, std::pair<int64_t, int64_t>> shapes;  // features, rows per example
   for (const auto& name : order) {
     std::string problem;
     Status status = Status::kError;
@@ -312,73 +314,100 @@ bool Monitor::Impl::share_probe_pass(detail::ProbeCapture::Result result,
       continue;
     }
     usable.push_back(name);
+    shapes[name] = {features, per_example};
     const double rows =
         static_cast<double>(std::min<int64_t>(total * per_example, options_.probe().sample_cap()));
     const double f = static_cast<double>(features);
     costs.emplace_back(name, rows * f * f + f * f * f);
   }
+  if (speaks() && !costs.empty() && probe_passes_ == 1) analyzer_->set_layer_order(usable);
   assign_owners(costs);
 
-  std::vector<Snapshot> owned;
+  // Where each usable layer's rows lie on each rank, then one gather per analysing rank that
+  // carries all of its layers.
+  struct Plan {
+    std::string layer;
+    int owner = 0;
+    int64_t features = 0, per_example = 1, longest = 1, offset = 0;  // offset in the buffer
+    const std::vector<int64_t>* selected = nullptr;
+    std::vector<std::pair<int64_t, int64_t>> span;  // per rank: first selected row, count
+  };
+  std::vector<Plan> plans;
   for (const auto& name : usable) {
-    const int owner = d.owner.at(name);
-    auto mine = std::find_if(result.snapshots.begin(), result.snapshots.end(),
-                             [&](const Snapshot& s) { return s.layer == name; });
-    // Shape from any rank that captured it.
-    int64_t features = 0, per_example = 1;
-    for (const auto& m : metas) {
-      for (const auto& l : m["layers"]) {
-        if (l["layer"] == name && l.contains("features")) {
-          features = l["features"].get<int64_t>();
-          per_example = l["per_example"].get<int64_t>();
-        }
-      }
-    }
-    const auto selected = similarity::spatial_sample_rows(
-        total * per_example, options_.probe().sample_cap(), options_.probe().seed());
-    // Rank r's rows: the selected rows among its examples' rows.
-    std::vector<std::pair<int64_t, int64_t>> span(static_cast<size_t>(w));
-    int64_t longest = 1;
+    Plan plan;
+    plan.layer = name;
+    plan.owner = d.owner.at(name);
+    std::tie(plan.features, plan.per_example) = shapes.at(name);
+    plan.selected = &d.sampled_rows(total * plan.per_example, options_.probe().sample_cap(),
+                                    options_.probe().seed());
+    const auto& selected = *plan.selected;
     for (int r = 0; r < w; ++r) {
       const auto [first, last] = probe_chunks(chunks, r);
-      const int64_t begin = std::min(total, first * batch) * per_example;
-      const int64_t end = std::min(total, last * batch) * per_example;
+      const int64_t begin = std::min(total, first * batch) * plan.per_example;
+      const int64_t end = std::min(total, last * batch) * plan.per_example;
       const int64_t lo =
           std::lower_bound(selected.begin(), selected.end(), begin) - selected.begin();
       const int64_t hi = std::lower_bound(selected.begin(), selected.end(), end) - selected.begin();
-      span[static_cast<size_t>(r)] = {lo, hi - lo};
-      longest = std::max(longest, hi - lo);
+      plan.span.emplace_back(lo, hi - lo);
+      plan.longest = std::max(plan.longest, hi - lo);
     }
-    using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    torch::Tensor block = torch::zeros({longest, features}, torch::kFloat);
-    const auto [lo, n] = span[static_cast<size_t>(me)];
-    if (n > 0 && mine != result.snapshots.end()) {
-      Eigen::Map<RowMajor>(block.data_ptr<float>(), n, features) = mine->values.middleRows(lo, n);
+    plans.push_back(std::move(plan));
+  }
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  std::map<std::string, Snapshot> owned_by_name;
+  for (int owner = 0; owner < w; ++owner) {
+    int64_t floats = 0;
+    for (auto& plan : plans) {
+      if (plan.owner != owner) continue;
+      plan.offset = floats;
+      floats += plan.longest * plan.features;
     }
-    const auto blocks = d.collectives->gather(block, owner, "probe pass gather");
+    if (floats == 0) continue;
+    torch::Tensor buffer = torch::zeros({floats}, torch::kFloat);
+    for (const auto& plan : plans) {
+      if (plan.owner != owner) continue;
+      const auto [lo, n] = plan.span[static_cast<size_t>(me)];
+      const auto mine = std::find_if(result.snapshots.begin(), result.snapshots.end(),
+                                     [&](const Snapshot& s) { return s.layer == plan.layer; });
+      if (n > 0 && mine != result.snapshots.end()) {
+        Eigen::Map<RowMajor>(buffer.data_ptr<float>() + plan.offset, n, plan.features) =
+            mine->values.middleRows(lo, n);
+      }
+    }
+    const auto buffers = d.collectives->gather(buffer, owner, "probe pass gather");
     if (me != owner) continue;
-    Snapshot s;
-    if (mine != result.snapshots.end()) {
-      s = std::move(*mine);
-    } else {
-      s.layer = name;
-      s.step = steps_;
-      s.epoch = epochs_;
-      s.probe_index = probe_passes_ - 1;
-      s.rows_per_example = per_example;
-      s.values.resize(static_cast<Eigen::Index>(selected.size()), features);
+    for (const auto& plan : plans) {
+      if (plan.owner != owner) continue;
+      const auto mine = std::find_if(result.snapshots.begin(), result.snapshots.end(),
+                                     [&](const Snapshot& s) { return s.layer == plan.layer; });
+      Snapshot s;
+      if (mine != result.snapshots.end()) {
+        s = std::move(*mine);
+      } else {
+        s.layer = plan.layer;
+        s.step = steps_;
+        s.epoch = epochs_;
+        s.probe_index = probe_passes_ - 1;
+        s.rows_per_example = plan.per_example;
+        s.values.resize(static_cast<Eigen::Index>(plan.selected->size()), plan.features);
+      }
+      for (int r = 0; r < w; ++r) {
+        const auto [r_lo, r_n] = plan.span[static_cast<size_t>(r)];
+        if (r == me || r_n == 0) continue;
+        s.values.middleRows(r_lo, r_n) = Eigen::Map<const RowMajor>(
+            buffers[static_cast<size_t>(r)].data_ptr<float>() + plan.offset, r_n, plan.features);
+      }
+      if (options_.analysis().probing().enabled() &&
+          static_cast<int64_t>(plan.selected->size()) != total * plan.per_example) {
+        s.sampled_rows = *plan.selected;
+      }
+      owned_by_name[plan.layer] = std::move(s);
     }
-    for (int r = 0; r < w; ++r) {
-      const auto [r_lo, r_n] = span[static_cast<size_t>(r)];
-      if (r == me || r_n == 0) continue;
-      s.values.middleRows(r_lo, r_n) = Eigen::Map<const RowMajor>(
-          blocks[static_cast<size_t>(r)].data_ptr<float>(), r_n, features);
-    }
-    if (options_.analysis().probing().enabled() &&
-        static_cast<int64_t>(selected.size()) != total * per_example) {
-      s.sampled_rows = selected;
-    }
-    owned.push_back(std::move(s));
+  }
+  std::vector<Snapshot> owned;  // in forward order
+  for (const auto& name : usable) {
+    auto it = owned_by_name.find(name);
+    if (it != owned_by_name.end()) owned.push_back(std::move(it->second));
   }
   if (speaks() && usable.empty() && order.empty() && probe_passes_ == 1) {
     report(MonitorEvent::Kind::kCaptureError,

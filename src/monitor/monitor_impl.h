@@ -47,8 +47,14 @@ class Monitor::Impl {
   MonitorStats stats() const;
   // The analyzer, started (its sinks opened) at the first use, so that load() can come first.
   Analyzer& analyzer();
-  // The checkpoint's bytes (monitor_checkpoint.cpp); save() drains the analyzer first.
+  // The checkpoint's bytes (monitor_checkpoint.cpp); save() drains the analyzer first. Across
+  // ranks a collective: rank 0 gets every rank's part, the others an empty string.
   std::string save_bytes();
+  // This process's own part: counters, frozen set, the analyzer's state and snapshots.
+  std::string rank_checkpoint();
+  // Resumes from what `read` returns (it throws CheckpointError when it cannot read). Across
+  // ranks a collective: each rank takes its part, and every rank throws when one cannot.
+  void load_checkpoint(const std::function<std::string()>& read, const std::string& source);
   // Resumes from checkpoint bytes; `source` names them in messages. Throws CheckpointError.
   void load_bytes(std::string_view bytes, const std::string& source);
 
@@ -145,6 +151,7 @@ class Monitor::Impl {
   int64_t previous_epoch_steps_ = 0;  // length of the last completed epoch (0: none yet)
   int64_t last_probe_step_ = -1;      // steps_ at the last probe pass (−1: none yet)
   double probe_seconds_ = 0;
+  double probe_exchange_seconds_ = 0;
   double decision_wait_seconds_ = 0;
 };
 

@@ -74,6 +74,9 @@ struct MonitorStats {
   int64_t epochs = 0;        ///< `end_epoch()` calls.
   int64_t probe_passes = 0;  ///< Probe passes run.
   double probe_seconds = 0;  ///< Training-thread time spent in probe passes.
+  /// The part of `probe_seconds` spent handing the activations to the ranks that analyse
+  /// them (after `distribute`; 0 in a single process).
+  double probe_exchange_seconds = 0;
   /// Training-thread time spent waiting for the analyzer's freeze decisions
   /// (`FreezeOptions::wait_for_decisions`); 0 without a freeze policy.
   double decision_wait_seconds = 0;
@@ -164,6 +167,11 @@ class Monitor {
   /// the previous checkpoint or the complete new one, also after a crash or a full disk. Waits
   /// for the analyzer first. Throws `CheckpointError` naming the file and the error; the
   /// monitor and training go on unharmed.
+  ///
+  /// After `distribute()` it is a collective: every rank calls it at the same point; every
+  /// rank's part (its layers' snapshots) goes to rank 0, which alone writes the file (or fills
+  /// its archive; the other ranks' archives get nothing). Every rank then resumes from that one
+  /// file with `load`, after its own `distribute()`.
   void save(const std::string& path);
   /// The same state inside `archive` (key `kArchiveKey`), beside the model's and optimizer's.
   void save(torch::serialize::OutputArchive& archive);
@@ -171,7 +179,9 @@ class Monitor {
   /// `attach_optimizer()`, after loading the model's weights and before loading the optimizer's
   /// state and before the first `step()` (see the file comment). Throws `CheckpointError`,
   /// changing nothing, when the file is missing, truncated or corrupt, or was saved by a
-  /// monitor of other layers (names or shapes), naming the file and what differs.
+  /// monitor of other layers (names or shapes), naming the file and what differs. After
+  /// `distribute()` a collective: each rank takes its part of the checkpoint rank 0 saved (with
+  /// as many ranks), and every rank throws when one rank cannot, naming it.
   void load(const std::string& path);
   /// Resumes from the state `save(archive)` put in `archive`.
   void load(torch::serialize::InputArchive& archive);
