@@ -43,13 +43,14 @@ namespace {
 double mib(std::size_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
 struct Job {
-  enum class Kind { kCompare, kRecord, kEvent, kBarrier, kProbe };
+  enum class Kind { kCompare, kRecord, kEvent, kBarrier, kProbe, kLayerOrder };
   Kind kind = Kind::kCompare;
   SnapshotStore::Ptr current, reference;
   Reference reference_kind = Reference::kPrevious;
   ConvergenceRecord record;
   std::vector<ProbeRecord> probe_records;  // kProbe: current = the layer, reference = logits
   MonitorEvent event;
+  std::vector<std::string> layers;  // kLayerOrder
   int64_t epoch = 0;
   bool close_sinks = false;
 
@@ -806,6 +807,9 @@ void Analyzer::Impl::deliver(const Job& job) {
     case Job::Kind::kEvent:
       for_each_sink("write_event", [&](Sink& s) { s.write_event(job.event); });
       break;
+    case Job::Kind::kLayerOrder:
+      for_each_sink("layer_order", [&](Sink& s) { s.layer_order(job.layers); });
+      break;
     case Job::Kind::kBarrier:
       if (job.close_sinks) {
         for_each_sink("close", [](Sink& s) { s.close(); });
@@ -905,6 +909,13 @@ void Analyzer::add_probe_records(std::vector<ProbeRecord> records) {
   Job job;
   job.kind = Job::Kind::kProbe;
   job.probe_records = std::move(records);
+  impl_->push_job(std::move(job));
+}
+
+void Analyzer::set_layer_order(std::vector<std::string> layers) {
+  Job job;
+  job.kind = Job::Kind::kLayerOrder;
+  job.layers = std::move(layers);
   impl_->push_job(std::move(job));
 }
 

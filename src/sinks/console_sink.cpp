@@ -37,6 +37,14 @@ void ConsoleSink::write(const ConvergenceRecord& record) {
   }
 }
 
+void ConsoleSink::layer_order(const std::vector<std::string>& layers) {
+  for (const auto& layer : layers) {
+    if (std::find(layer_order_.begin(), layer_order_.end(), layer) == layer_order_.end()) {
+      layer_order_.push_back(layer);
+    }
+  }
+}
+
 void ConsoleSink::write_event(const MonitorEvent& event) {
   if (event.kind == MonitorEvent::Kind::kFreeze) {
     fmt::print(stream_, "  froze {} at epoch {} (step {}): {}\n", event.layer, event.epoch,

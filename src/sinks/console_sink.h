@@ -26,6 +26,7 @@ class ConsoleSink : public Sink {
   std::string name() const override { return "console"; }
   void write(const ConvergenceRecord& record) override;
   void write_event(const MonitorEvent& event) override;
+  void layer_order(const std::vector<std::string>& layers) override;
   void end_epoch(int64_t epoch) override;
   void close() override;
   /// The layer order and the values shown at the last summary, so the trend arrows continue.

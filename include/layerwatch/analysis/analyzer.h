@@ -141,6 +141,8 @@ class Analyzer {
   void add_record(ConvergenceRecord record);
   /// Queues probe records made elsewhere (another rank's analyzer), delivered as they are.
   void add_probe_records(std::vector<ProbeRecord> records);
+  /// Queues the layers' forward order for the sinks (`Sink::layer_order`).
+  void set_layer_order(std::vector<std::string> layers);
   /// Queues an event for the sinks.
   void add_event(MonitorEvent event);
   /// Queues an event and shows its message once: the console sink prints it, or, without a

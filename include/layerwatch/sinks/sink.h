@@ -28,6 +28,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 #include "layerwatch/analysis/records.h"
 
@@ -44,6 +45,10 @@ class Sink {
   virtual void write_event(const MonitorEvent& /*event*/) {}
   /// A linear-probe or class-logit record (`AnalyzerOptions::probing`). Default: ignored.
   virtual void write_probe(const ProbeRecord& /*record*/) {}
+  /// The layers in forward order, when they are known before their records arrive in it (a
+  /// data-parallel run, whose records come from several ranks). A sink that lists layers may
+  /// list them in this order. Default: ignored.
+  virtual void layer_order(const std::vector<std::string>& /*layers*/) {}
   virtual void end_epoch(int64_t /*epoch*/) {}
   /// Pushes buffered output out (called by `Analyzer::flush`).
   virtual void flush() {}
