@@ -203,14 +203,16 @@ class Checkpoints {
     return best;
   }
 
+  // Every rank calls it (the monitor's save is a collective); only `write` (rank 0) writes.
   void save(int epoch, int64_t step, const std::string& identity, Cnn& model,
-            torch::optim::Optimizer& optimizer, layerwatch::Monitor* monitor) {
+            torch::optim::Optimizer& optimizer, layerwatch::Monitor* monitor, bool write) {
     torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
     model->save(model_archive);
     optimizer.save(optimizer_archive);
     archive.write("model", model_archive);
     archive.write("optimizer", optimizer_archive);
     if (monitor) monitor->save(archive);
+    if (!write) return;
     {
       auto generator = at::detail::getDefaultCPUGenerator();
       std::lock_guard<std::mutex> lock(generator.mutex());
@@ -388,12 +390,6 @@ int main(int argc, char** argv) {
                "of several ranks is the monitor's\n");
     return 2;
   }
-  if (distributed && !checkpoint_dir.empty()) {
-    fmt::print(stderr,
-               "fashion_mnist_freeze: --checkpoint-dir is for one process; several ranks do not "
-               "checkpoint yet\n");
-    return 2;
-  }
   if (resume && checkpoint_dir.empty()) {
     fmt::print(stderr, "fashion_mnist_freeze: --resume needs --checkpoint-dir DIR\n");
     return 2;
@@ -477,15 +473,16 @@ int main(int argc, char** argv) {
   const std::string identity =
       run_identity(policy, epochs, train_subset, batch, seed, lr, probe_size);
   Checkpoints checkpoints(checkpoint_dir);
-  if (!checkpoint_dir.empty()) checkpoints.remove_temporaries();
+  if (!checkpoint_dir.empty() && rank0) checkpoints.remove_temporaries();
   int completed = 0;
   int64_t step = 0;
   std::string resumed_from;
   if (resume) {
     const auto newest = checkpoints.newest();
     if (newest.empty()) {
-      fmt::print("fashion_mnist_freeze: no checkpoint in {}: starting from the beginning\n",
-                 checkpoint_dir);
+      if (rank0)
+        fmt::print("fashion_mnist_freeze: no checkpoint in {}: starting from the beginning\n",
+                   checkpoint_dir);
     } else {
       try {
         const auto position = checkpoints.load(newest, identity, model, optimizer, monitor.get());
@@ -501,8 +498,9 @@ int main(int argc, char** argv) {
                                                  earlier));
         return 3;
       }
-      fmt::print("fashion_mnist_freeze: resuming from {}: {} of {} epochs done, step {}\n", newest,
-                 completed, epochs, step);
+      if (rank0)
+        fmt::print("fashion_mnist_freeze: resuming from {}: {} of {} epochs done, step {}\n",
+                   newest, completed, epochs, step);
     }
   }
 
@@ -589,7 +587,7 @@ int main(int argc, char** argv) {
       completed = epoch;
       if (!checkpoint_dir.empty()) {
         try {
-          checkpoints.save(epoch, step, identity, model, optimizer, monitor.get());
+          checkpoints.save(epoch, step, identity, model, optimizer, monitor.get(), rank0);
         } catch (const std::exception& e) {
           // Training goes on; the previous checkpoint is still complete.
           fmt::print(stderr, "fashion_mnist_freeze: checkpoint of epoch {} not written: {}\n",
@@ -637,6 +635,7 @@ int main(int argc, char** argv) {
     const auto stats = monitor->stats();
     out["monitor_probe_s"] = std::round(stats.probe_seconds * 1000) / 1000;
     out["monitor_probe_passes"] = stats.probe_passes;
+    out["monitor_probe_exchange_s"] = std::round(stats.probe_exchange_seconds * 1000) / 1000;
     out["monitor_wait_s"] = std::round(stats.decision_wait_seconds * 100) / 100;
   }
   // Where the time went: the training steps themselves (forward, backward, optimizer), and
