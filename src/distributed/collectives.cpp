@@ -163,46 +163,48 @@ std::string Collectives::diagnose() {
   return "";
 }
 
-std::vector<std::string> Collectives::all_gather_strings(const std::string& mine,
-                                                         const char* what) {
-  begin(what);
+Collectives::Padded Collectives::pad_to_longest(const std::string& mine, const char* what) {
   std::vector<torch::Tensor> length{torch::tensor({static_cast<int64_t>(mine.size())})};
   std::vector<std::vector<torch::Tensor>> lengths(1);
   for (int r = 0; r < size_; ++r) lengths[0].push_back(torch::empty({1}, torch::kLong));
   wait(group_->allgather(lengths, length), what);
+  Padded out;
   int64_t longest = 1;
-  for (const auto& l : lengths[0]) longest = std::max(longest, l.item<int64_t>());
-  std::vector<torch::Tensor> padded{torch::zeros({longest}, torch::kByte)};
-  std::copy(mine.begin(), mine.end(), padded[0].data_ptr<uint8_t>());
-  std::vector<std::vector<torch::Tensor>> all(1);
-  for (int r = 0; r < size_; ++r) all[0].push_back(torch::empty({longest}, torch::kByte));
-  wait(group_->allgather(all, padded), what);
+  for (const auto& l : lengths[0]) {
+    out.lengths.push_back(l.item<int64_t>());
+    longest = std::max(longest, out.lengths.back());
+  }
+  out.bytes = torch::zeros({longest}, torch::kByte);
+  std::copy(mine.begin(), mine.end(), out.bytes.data_ptr<uint8_t>());
+  return out;
+}
+
+std::vector<std::string> Collectives::strings_of(const Padded& padded,
+                                                 const std::vector<torch::Tensor>& blocks) {
   std::vector<std::string> out;
-  for (int r = 0; r < size_; ++r) {
-    const auto* data = reinterpret_cast<const char*>(all[0][r].data_ptr<uint8_t>());
-    out.emplace_back(data, static_cast<size_t>(lengths[0][r].item<int64_t>()));
+  for (size_t r = 0; r < blocks.size(); ++r) {
+    const auto* data = reinterpret_cast<const char*>(blocks[r].data_ptr<uint8_t>());
+    out.emplace_back(data, static_cast<size_t>(padded.lengths[r]));
   }
   return out;
+}
+
+std::vector<std::string> Collectives::all_gather_strings(const std::string& mine,
+                                                         const char* what) {
+  begin(what);
+  const auto padded = pad_to_longest(mine, what);
+  std::vector<torch::Tensor> input{padded.bytes};
+  std::vector<std::vector<torch::Tensor>> all(1);
+  for (int r = 0; r < size_; ++r) all[0].push_back(torch::empty_like(padded.bytes));
+  wait(group_->allgather(all, input), what);
+  return strings_of(padded, all[0]);
 }
 
 std::vector<std::string> Collectives::gather_strings(const std::string& mine, int root,
                                                      const char* what) {
   begin(what);
-  std::vector<torch::Tensor> length{torch::tensor({static_cast<int64_t>(mine.size())})};
-  std::vector<std::vector<torch::Tensor>> lengths(1);
-  for (int r = 0; r < size_; ++r) lengths[0].push_back(torch::empty({1}, torch::kLong));
-  wait(group_->allgather(lengths, length), what);
-  int64_t longest = 1;
-  for (const auto& l : lengths[0]) longest = std::max(longest, l.item<int64_t>());
-  torch::Tensor padded = torch::zeros({longest}, torch::kByte);
-  std::copy(mine.begin(), mine.end(), padded.data_ptr<uint8_t>());
-  const auto blocks = gather(padded, root, what);
-  std::vector<std::string> out;
-  for (size_t r = 0; r < blocks.size(); ++r) {
-    const auto* data = reinterpret_cast<const char*>(blocks[r].data_ptr<uint8_t>());
-    out.emplace_back(data, static_cast<size_t>(lengths[0][r].item<int64_t>()));
-  }
-  return out;
+  const auto padded = pad_to_longest(mine, what);
+  return strings_of(padded, gather(padded.bytes, root, what));
 }
 
 std::string Collectives::broadcast_string(const std::string& mine, int root, const char* what) {

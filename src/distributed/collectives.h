@@ -41,6 +41,15 @@ class Collectives {
   const std::string& failure() const { return failure_; }
 
  private:
+  // Every rank's string length (an all-gather), and this rank's bytes padded to the longest.
+  struct Padded {
+    std::vector<int64_t> lengths;
+    torch::Tensor bytes;
+  };
+  Padded pad_to_longest(const std::string& mine, const char* what);
+  // The strings in `blocks` (one per rank, padded), cut to their lengths.
+  static std::vector<std::string> strings_of(const Padded& padded,
+                                             const std::vector<torch::Tensor>& blocks);
   void begin(const char* what);
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what);
   [[noreturn]] void fail(const char* what, const std::string& error);

@@ -65,6 +65,12 @@ def run(name, *args, limit=120, into=None):
     return p.returncode, err, seconds, out
 
 
+def said_by(err, rank, world):
+    """The lines in which rank `rank` of `world` says why it ended."""
+    return [l for l in err.splitlines()
+            if l.startswith(f"distributed_worker: rank {rank} of {world}")]
+
+
 def records(path):
     out = {}
     with open(path) as f:
@@ -145,7 +151,7 @@ if part == "faults":
         check(f"rank {victim} killed: the launcher fails", code != 0, err[-2000:])
         survivors = [r for r in range(3) if r != victim]
         for r in survivors:
-            said = [l for l in err.splitlines() if l.startswith(f"distributed_worker: rank {r} of 3")]
+            said = said_by(err, r, 3)
             named = (f"rank {victim} (pid" in said[0] and "has exited" in said[0]) if victim else \
                     (said and "rank 0 (which serves the store) does not answer" in said[0])
             check(f"rank {victim} killed: rank {r} ends with a message naming rank {victim}",
@@ -157,7 +163,7 @@ if part == "faults":
                                 limit=90)
     check("rank 2 hangs: the launcher fails", code != 0)
     for r in (0, 1):
-        said = [l for l in err.splitlines() if l.startswith(f"distributed_worker: rank {r} of 3")]
+        said = said_by(err, r, 3)
         check(f"rank 2 hangs: rank {r} ends naming rank 2",
               bool(said) and "rank 2 stopped answering" in said[0], err[-2000:])
     check("rank 2 hangs: the launcher kills it", "rank 2 (pid" in err and "killing it" in err,
@@ -169,7 +175,7 @@ if part == "faults":
     code, err, seconds, _ = run("apart", "--nproc", "2", "--skip-rank", "1", "--fault-step", "3",
                                 limit=90)
     for r in (0, 1):
-        said = [l for l in err.splitlines() if l.startswith(f"distributed_worker: rank {r} of 2")]
+        said = said_by(err, r, 2)
         check(f"loops apart: rank {r} ends saying where each rank is",
               bool(said) and "the ranks' loops went apart" in said[0] and "rank 1 at" in said[0],
               err[-2000:])
@@ -192,7 +198,7 @@ if part == "faults":
     code, err, seconds, out = run("mismatch", "--nproc", "2", "--mismatch-rank", "1", limit=90)
     check("set up differently: the launcher fails", code != 0)
     for r in (0, 1):
-        said = [l for l in err.splitlines() if l.startswith(f"distributed_worker: rank {r} of 2")]
+        said = said_by(err, r, 2)
         check(f"set up differently: rank {r} ends naming the option that differs",
               bool(said) and "options.analysis.metric" in said[0] and '"cka" on rank 1' in said[0],
               err[-2000:])
