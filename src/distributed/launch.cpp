@@ -69,6 +69,9 @@ std::string describe_exit(int status) {
   return "ended";
 }
 
+volatile sig_atomic_t g_stop_signal = 0;
+extern "C" void note_stop_signal(int signal) { g_stop_signal = signal; }
+
 int exit_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -167,9 +170,21 @@ int run_local_ranks(int nproc, int argc, char** argv, std::chrono::milliseconds 
     }
     ranks[pid] = r;
   }
+  // Ctrl-C or SIGTERM to the launcher reaches every rank as SIGINT, which ranks that check for
+  // it (Monitor::any_rank) take at the same step; the launcher itself waits for them.
+  struct sigaction action {};
+  action.sa_handler = note_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  bool forwarded = false;
   int result = 0;
   auto deadline = std::chrono::steady_clock::time_point::max();
   while (!ranks.empty()) {
+    if (g_stop_signal != 0 && !forwarded) {
+      forwarded = true;
+      for (const auto& [child, rank] : ranks) kill(child, SIGINT);
+    }
     int status = 0;
     const pid_t pid = waitpid(-1, &status, deadline == deadline.max() ? 0 : WNOHANG);
     if (pid > 0) {

@@ -112,6 +112,35 @@ with open(os.path.join(log_dir, "report.html")) as f:
     page = f.read()
 check("report.html written", 'data-chart="convergence"' in page and "interrupted" in page)
 
+
+# Ctrl-C to the launcher of 2 ranks: both ranks stop at the same step, rank 0 writes complete
+# logs and the JSON line, and the launcher ends with 130.
+ranks_dir = os.path.join(work, "ranks_interrupt")
+p = subprocess.Popen([example, "--nproc", "2", "--epochs", "3", "--train-subset", "6000",
+                      "--log-dir", ranks_dir, "--sink", "jsonl"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+deadline = time.time() + 120
+while time.time() < deadline and not os.path.exists(os.path.join(ranks_dir, "convergence.jsonl")):
+    time.sleep(0.2)
+time.sleep(3)
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=300)
+check("ranks interrupt: exit 130", p.returncode == 130, f"{p.returncode} {err[-800:]}")
+last = out.strip().splitlines()[-1] if out.strip() else ""
+try:
+    summary = json.loads(last)
+    check("ranks interrupt: rank 0's JSON line", summary.get("interrupted") is True and
+          summary.get("world_size") == 2, last)
+except json.JSONDecodeError:
+    check("ranks interrupt: rank 0's JSON line", False, last)
+check("ranks interrupt: one JSON line (rank 0's)",
+      sum(1 for l in out.splitlines() if l.startswith("{")) == 1, out[-800:])
+for name in ("convergence.jsonl", "events.jsonl"):
+    ok, detail = jsonl_complete(os.path.join(ranks_dir, name))
+    check(f"ranks interrupt: {name} complete", ok, detail)
+check("ranks interrupt: no rank failed", "collective failed" not in err and
+      "went apart" not in err, err[-800:])
+
 # --sink chooses the sinks (repeatable); a bad spec is refused up front.
 r = run("--sink", "kafka", "--epochs", "1")
 check("bad --sink: exit 2", r.returncode == 2, r.returncode)

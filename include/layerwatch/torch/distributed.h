@@ -127,6 +127,7 @@ GlooGroup make_gloo_group(const DistributedEnvironment& env, std::chrono::millis
 /// and LibTorch's intra-op threads split between them (LAYERWATCH_THREADS_PER_RANK). Waits for
 /// them; when one fails the others get `grace` to end on their own (they notice the dead peer
 /// at their next collective), then are killed. Children die with the launcher (no orphans).
+/// SIGINT or SIGTERM to the launcher is passed on to every rank as SIGINT.
 /// Returns the exit code to use: 0 when every rank succeeded, else the first failure's.
 int run_local_ranks(int nproc, int argc, char** argv, std::chrono::milliseconds grace);
 
