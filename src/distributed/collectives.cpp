@@ -1,11 +1,15 @@
 #include "distributed/collectives.h"
 
+#include "sinks/tfrecord.h"
+#include "torch/error_text.h"
+
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -21,21 +25,7 @@ std::string host_name() {
   return name;
 }
 
-uint64_t fnv1a(const char* text) {
-  uint64_t h = 14695981039346656037ull;
-  for (; *text; ++text) h = (h ^ static_cast<unsigned char>(*text)) * 1099511628211ull;
-  return h;
-}
-
 std::string key(const char* kind, int rank) { return fmt::format("layerwatch/{}/{}", kind, rank); }
-
-// A libtorch error's message without its C++ backtrace.
-std::string error_text(const std::exception& e) {
-  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
-    return c10_error->what_without_backtrace();
-  }
-  return e.what();
-}
 
 }  // namespace
 
@@ -69,7 +59,7 @@ void Collectives::begin(const char* what) {
   // number. Ranks whose loops went apart (one at a probe pass, another at the gradient
   // all-reduce) find out here, instead of meeting in operations of different sizes, which Gloo
   // answers by aborting the process.
-  const int64_t id = static_cast<int64_t>(fnv1a(what) >> 1);
+  const int64_t id = crc32c(what, std::strlen(what));
   names_[id] = what;
   std::vector<torch::Tensor> tag{torch::tensor({id, sequence_})};
   std::vector<std::vector<torch::Tensor>> tags(1);

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "layerwatch/torch/distributed.h"
+#include "torch/error_text.h"
 
 namespace layerwatch {
 namespace {
@@ -124,12 +125,10 @@ GlooGroup make_gloo_group(const DistributedEnvironment& env, std::chrono::millis
         c10::make_intrusive<c10d::PrefixStore>("gloo", group.store), env.rank, env.world_size,
         options);
   } catch (const std::exception& e) {
-    const auto* c10_error = dynamic_cast<const c10::Error*>(&e);
     throw DistributedError(
         fmt::format("rank {} of {}: cannot join the process group at {}:{} within {} s: {}",
                     env.rank, env.world_size, env.master_addr, env.master_port,
-                    std::chrono::duration<double>(timeout).count(),
-                    c10_error ? c10_error->what_without_backtrace() : e.what()));
+                    std::chrono::duration<double>(timeout).count(), detail::error_text(e)));
   }
   return group;
 }

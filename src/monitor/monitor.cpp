@@ -16,6 +16,7 @@
 #include "distributed/flat_buckets.h"
 #include "monitor/distributed_state.h"
 #include "monitor/monitor_impl.h"
+#include "torch/error_text.h"
 
 namespace layerwatch {
 namespace {
@@ -36,14 +37,6 @@ class ModeGuard {
  private:
   std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> saved_;
 };
-
-// A libtorch error's message without its C++ backtrace.
-std::string error_text(const std::exception& e) {
-  if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
-    return c10_error->what_without_backtrace();
-  }
-  return e.what();
-}
 
 std::vector<std::shared_ptr<Sink>> build_sinks(const MonitorOptions& options,
                                                std::vector<std::shared_ptr<Sink>> extra) {
@@ -403,7 +396,7 @@ void Monitor::Impl::probe() {
       forward_(probe_inputs_.narrow(0, offset, size));
     }
   } catch (const std::exception& e) {
-    error = error_text(e);
+    error = detail::error_text(e);
   } catch (...) {
     error = "the probe forward threw something that is not a std::exception";
   }

@@ -13,15 +13,10 @@
 #include "layerwatch/similarity/conv_layout.h"
 #include "monitor/distributed_state.h"
 #include "monitor/monitor_impl.h"
+#include "sinks/tfrecord.h"
 
 namespace layerwatch {
 namespace {
-
-uint64_t fnv1a(const std::string& text) {
-  uint64_t h = 14695981039346656037ull;
-  for (const unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 // path → value of every leaf of `value`, paths dotted ("options.analysis.metric").
 void flatten(const nlohmann::json& value, const std::string& path,
@@ -126,8 +121,10 @@ nlohmann::json Monitor::Impl::rank_description() const {
 void Monitor::Impl::check_ranks_agree() {
   const auto mine = rank_description();
   std::string hashes;
-  for (const auto& [key, value] : mine.items())
-    hashes += fmt::format("{:016x} ", fnv1a(value.dump()));
+  for (const auto& [key, value] : mine.items()) {
+    const std::string text = value.dump();
+    hashes += fmt::format("{:08x} ", detail::crc32c(text.data(), text.size()));
+  }
   const auto all = distributed_->collectives->all_gather_strings(hashes, "consistency check");
   if (std::all_of(all.begin(), all.end(), [&](const std::string& h) { return h == all[0]; })) {
     return;
