@@ -132,18 +132,26 @@ double number_or_nan(const nlohmann::json& value) {
 
 }  // namespace
 
+nlohmann::json to_json(const FreezeDecision& d) {
+  return {{"layer", d.layer},
+          {"step", d.step},
+          {"epoch", d.epoch},
+          {"reason", d.reason},
+          {"value", number_or_null(d.value)}};
+}
+
+FreezeDecision decision_from_json(const nlohmann::json& d) {
+  return FreezeDecision{d.at("layer").get<std::string>(), d.at("step").get<int64_t>(),
+                        d.at("epoch").get<int64_t>(), d.at("reason").get<std::string>(),
+                        number_or_nan(d.at("value"))};
+}
+
 nlohmann::json FreezePolicy::save_state() {
   std::lock_guard<std::mutex> lock(mutex_);
   nlohmann::json last_value = nlohmann::json::object();
   for (const auto& [layer, value] : last_value_) last_value[layer] = number_or_null(value);
   nlohmann::json pending = nlohmann::json::array();
-  for (const auto& d : pending_) {
-    pending.push_back({{"layer", d.layer},
-                       {"step", d.step},
-                       {"epoch", d.epoch},
-                       {"reason", d.reason},
-                       {"value", number_or_null(d.value)}});
-  }
+  for (const auto& d : pending_) pending.push_back(to_json(d));
   return {{"streak", streak_},
           {"last_value", last_value},
           {"decided", decided_},
@@ -162,11 +170,7 @@ void FreezePolicy::restore_state(const nlohmann::json& state) {
   for (const auto& [layer, value] : last_values.items()) last_value_[layer] = number_or_nan(value);
   pending_.clear();
   const auto pending = state.value("pending", nlohmann::json::array());
-  for (const auto& d : pending) {
-    pending_.push_back(FreezeDecision{
-        d.at("layer").get<std::string>(), d.at("step").get<int64_t>(), d.at("epoch").get<int64_t>(),
-        d.at("reason").get<std::string>(), number_or_nan(d.at("value"))});
-  }
+  for (const auto& d : pending) pending_.push_back(decision_from_json(d));
   metric_ = similarity::parse_metric(state.value("metric", std::string("svcca")));
   last_step_ = state.value("last_step", int64_t{0});
 }

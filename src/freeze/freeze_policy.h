@@ -23,6 +23,11 @@ struct FreezeDecision {
   double value = 0;    ///< The signal that triggered it (NaN for the linear schedule).
 };
 
+/// A decision as JSON (`value` null when NaN), and back; from_json throws nlohmann's exceptions
+/// for a missing or mistyped field. Checkpoints and the ranks of a data-parallel run use it.
+nlohmann::json to_json(const FreezeDecision& decision);
+FreezeDecision decision_from_json(const nlohmann::json& object);
+
 /// A freeze policy. Receives records as a sink; `take_decisions` hands the pending decisions to
 /// the training thread. Thread-safe.
 class FreezePolicy : public Sink {

@@ -67,33 +67,6 @@ std::vector<std::string> tensor_shapes(
   return out;
 }
 
-nlohmann::json decisions_to_json(const std::vector<FreezeDecision>& decisions) {
-  auto out = nlohmann::json::array();
-  for (const auto& d : decisions) {
-    out.push_back({{"layer", d.layer},
-                   {"step", d.step},
-                   {"epoch", d.epoch},
-                   {"reason", d.reason},
-                   {"value", std::isfinite(d.value) ? nlohmann::json(d.value) : nullptr}});
-  }
-  return out;
-}
-
-std::vector<FreezeDecision> decisions_from_json(const std::string& text) {
-  std::vector<FreezeDecision> out;
-  if (text.empty()) return out;
-  for (const auto& d : nlohmann::json::parse(text)) {
-    FreezeDecision decision;
-    decision.layer = d.at("layer").get<std::string>();
-    decision.step = d.at("step").get<int64_t>();
-    decision.epoch = d.at("epoch").get<int64_t>();
-    decision.reason = d.at("reason").get<std::string>();
-    decision.value = d.at("value").is_null() ? std::nan("") : d.at("value").get<double>();
-    out.push_back(std::move(decision));
-  }
-  return out;
-}
-
 }  // namespace
 
 bool Monitor::Impl::speaks() const { return !distributed_ || distributed_->rank() == 0; }
@@ -428,12 +401,19 @@ void Monitor::Impl::sync_ranks(bool wait, bool epoch_end) {
     if (epoch_end) analyzer_->end_epoch(epochs_, steps_);
     if (freeze_policy_) {
       if (options_.freeze().wait_for_decisions()) analyzer_->flush();
-      decisions = decisions_to_json(freeze_policy_->take_decisions()).dump();
+      auto list = nlohmann::json::array();
+      for (const auto& decision : freeze_policy_->take_decisions())
+        list.push_back(to_json(decision));
+      decisions = list.dump();
     }
   }
   if (!freeze_policy_) return;
-  apply_decisions(
-      decisions_from_json(d.collectives->broadcast_string(decisions, 0, "freeze decisions")));
+  std::vector<FreezeDecision> applied;
+  for (const auto& decision :
+       nlohmann::json::parse(d.collectives->broadcast_string(decisions, 0, "freeze decisions"))) {
+    applied.push_back(decision_from_json(decision));
+  }
+  apply_decisions(applied);
 }
 
 void Monitor::Impl::finish_ranks() {
