@@ -75,8 +75,20 @@ for arm, rs in arms.items():
     print(f"{arm:<12} {stat(per_epoch[arm]):<26} {stat(probe[arm]):<28} {exchange:<15.3f} "
           f"{acc:.2f}")
 def ratio(a, b, table):
-    if a in table and b in table:
-        print(f"{a} / {b}: {statistics.mean(table[a]) / statistics.mean(table[b]):.3f}")
+    # The ratio of the means, and the paired ratios of each repeat (both arms ran back to back
+    # within a repeat), whose spread says how far the machine's drift moves it.
+    if a not in table or b not in table:
+        return
+    pooled = statistics.mean(table[a]) / statistics.mean(table[b])
+    by_repeat = {}
+    for arm in (a, b):
+        for r in arms[arm]:
+            value = (statistics.mean(r["train_s_per_epoch"]) if table is per_epoch
+                     else r["monitor_probe_s"] / r["monitor_probe_passes"])
+            by_repeat.setdefault(r["repeat"], {})[arm] = value
+    paired = [v[a] / v[b] for v in by_repeat.values() if a in v and b in v]
+    print(f"{a} / {b}: {pooled:.3f}  (per repeat {min(paired):.3f}–{max(paired):.3f}, "
+          f"{len(paired)} repeats)")
 print("epoch time:")
 ratio("2x1 none", "1x2 none", per_epoch)
 ratio("2x1 linear", "1x2 linear", per_epoch)
