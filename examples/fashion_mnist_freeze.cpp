@@ -1,5 +1,6 @@
-// Freeze training on Fashion-MNIST: a CNN (four conv+BN+ReLU blocks, then two linear layers)
-// trained with SGD and a cosine learning rate, with layerwatch attached. Layers whose
+// Freeze training on Fashion-MNIST: a CNN (four conv+BN+ReLU blocks, then two linear layers) or
+// a residual network (--model resnet; examples/freeze_models.h) trained with SGD and a cosine
+// (or step, --lr-schedule) learning rate, with layerwatch attached. Layers whose
 // representation has converged are frozen bottom-up, so later steps skip their backward pass.
 //
 //   build/bin/fashion_mnist_freeze --policy adaptive            # full training set
@@ -19,6 +20,10 @@
 // monitor, the random generator's state and the data order's position) atomically: the
 // previous checkpoint stays valid until the new one is complete. --resume continues from DIR's
 // newest checkpoint, and the logs continue where that checkpoint left them.
+//
+// --cache-frozen keeps the frozen layers' output per training image (float16, within
+// --cache-budget MiB), so the epochs after a freeze skip those layers' forward pass as well as
+// their backward pass (layerwatch::FrozenPrefixCache).
 //
 // Data-parallel: --nproc N starts N local ranks over Gloo on 127.0.0.1 (the cores split
 // between them); a launcher that sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT works too.
@@ -43,9 +48,11 @@
 #include <thread>
 
 #include "fashion_mnist_data.h"
+#include "freeze_models.h"
 #include "layerwatch/core/blas_threads.h"
 #include "layerwatch/io/checkpoint.h"
 #include "layerwatch/report/html_report.h"
+#include "layerwatch/torch/frozen_prefix_cache.h"
 #include "layerwatch/torch/huge_page_allocator.h"
 #include "layerwatch/torch/monitor.h"
 
@@ -56,36 +63,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// A Sequential that can sit inside another one (libtorch needs a concrete forward for that).
-struct BlockImpl : torch::nn::SequentialImpl {
-  using SequentialImpl::SequentialImpl;
-  torch::Tensor forward(torch::Tensor x) { return SequentialImpl::forward(x); }
-};
-TORCH_MODULE(Block);
-
-Block conv_block(int64_t in, int64_t out, bool pool) {
-  Block b(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1).bias(false)),
-          torch::nn::BatchNorm2d(out), torch::nn::ReLU());
-  if (pool) b->push_back(torch::nn::MaxPool2d(2));
-  return b;
-}
-
-struct CnnImpl : torch::nn::Module {
-  CnnImpl()
-      : features(register_module(
-            "features",
-            torch::nn::Sequential(conv_block(1, 32, false), conv_block(32, 32, true),
-                                  conv_block(32, 64, false), conv_block(64, 64, true)))),
-        classifier(register_module(
-            "classifier",
-            torch::nn::Sequential(
-                Block(torch::nn::Flatten(), torch::nn::Linear(64 * 7 * 7, 256), torch::nn::ReLU()),
-                torch::nn::Linear(256, 10)))) {}
-  torch::Tensor forward(torch::Tensor x) { return classifier->forward(features->forward(x)); }
-  torch::nn::Sequential features, classifier;
-};
-TORCH_MODULE(Cnn);
 
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted = true; }
@@ -126,17 +103,17 @@ class Progress {
   Clock::time_point last_{}, drawn_{};
 };
 
-double accuracy(Cnn& model, const fashion_mnist::Split& test) {
+double accuracy(freeze_models::Model& model, const fashion_mnist::Split& test) {
   torch::NoGradGuard no_grad;
-  const bool training = model->is_training();
-  model->eval();
+  const bool training = model.module->is_training();
+  model.module->eval();
   int64_t correct = 0;
   for (int64_t b = 0; b < test.images.size(0); b += 1000) {
     const int64_t n = std::min<int64_t>(1000, test.images.size(0) - b);
-    const auto logits = model->forward(test.images.narrow(0, b, n));
+    const auto logits = model.forward(test.images.narrow(0, b, n));
     correct += logits.argmax(1).eq(test.labels.narrow(0, b, n)).sum().item<int64_t>();
   }
-  model->train(training);
+  model.module->train(training);
   return 100.0 * static_cast<double>(correct) / static_cast<double>(test.images.size(0));
 }
 
@@ -161,16 +138,27 @@ void write_summary_and_report(const nlohmann::json& summary,
   }
 }
 
+// The learning rate at `step` of `total`: cosine decay from `peak` to 0, or steps (`peak`, a
+// tenth of it from half of training, a hundredth from three quarters).
+double learning_rate(const std::string& schedule, double peak, int64_t step, int64_t total) {
+  const double f = static_cast<double>(step) / static_cast<double>(total);
+  if (schedule == "step") return peak * (f < 0.5 ? 1.0 : f < 0.75 ? 0.1 : 0.01);
+  return 0.5 * peak * (1 + std::cos(M_PI * f));
+}
+
 // A checkpoint that cannot be used: the example says why and exits with code 3.
 struct CheckpointProblem : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
 // What must be equal for a checkpoint to continue this command's run.
-std::string run_identity(const std::string& policy, int epochs, int64_t train_subset, int batch,
-                         int seed, double lr, int probe_size) {
-  return fmt::format("policy={} epochs={} train_subset={} batch={} seed={} lr={} probe={}", policy,
-                     epochs, train_subset, batch, seed, lr, probe_size);
+std::string run_identity(const std::string& model, const std::string& policy, int epochs,
+                         int64_t train_subset, int batch, int seed, double lr,
+                         const std::string& lr_schedule, int probe_size) {
+  return fmt::format("{}policy={} epochs={} train_subset={} batch={} seed={} lr={}{} probe={}",
+                     model == "cnn" ? "" : "model=" + model + " ", policy, epochs, train_subset,
+                     batch, seed, lr, lr_schedule == "cosine" ? "" : " lr_schedule=" + lr_schedule,
+                     probe_size);
 }
 
 // Checkpoints of one run: DIR/epoch-NNNN.pt, written atomically; the two newest are kept.
@@ -204,10 +192,10 @@ class Checkpoints {
   }
 
   // Every rank calls it (the monitor's save is a collective); only `write` (rank 0) writes.
-  void save(int epoch, int64_t step, const std::string& identity, Cnn& model,
+  void save(int epoch, int64_t step, const std::string& identity, torch::nn::Module& model,
             torch::optim::Optimizer& optimizer, layerwatch::Monitor* monitor, bool write) {
     torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-    model->save(model_archive);
+    model.save(model_archive);
     optimizer.save(optimizer_archive);
     archive.write("model", model_archive);
     archive.write("optimizer", optimizer_archive);
@@ -239,7 +227,7 @@ class Checkpoints {
 
   // Loads `path` into the model, the monitor and the optimizer, in that order, and restores
   // the generator. Throws CheckpointProblem naming the file and what is wrong.
-  Position load(const std::string& path, const std::string& identity, Cnn& model,
+  Position load(const std::string& path, const std::string& identity, torch::nn::Module& model,
                 torch::optim::Optimizer& optimizer, layerwatch::Monitor* monitor) {
     const auto problem = [&](const std::string& what) {
       return CheckpointProblem(fmt::format("checkpoint {}: {}", path, what));
@@ -268,7 +256,7 @@ class Checkpoints {
     }
     try {
       archive.read("model", model_archive);
-      model->load(model_archive);
+      model.load(model_archive);
     } catch (const c10::Error& e) {
       throw problem(fmt::format("its model does not fit this one: {}", e.what_without_backtrace()));
     }
@@ -302,12 +290,14 @@ class Checkpoints {
 int main(int argc, char** argv) {
   const auto program_start = Clock::now();
   CLI::App app{"Freeze training on Fashion-MNIST with layerwatch"};
-  std::string policy = "adaptive", data = fashion_mnist::kDefaultDir, config, log_dir;
+  std::string policy = "adaptive", model_name = "cnn", lr_schedule = "cosine",
+              data = fashion_mnist::kDefaultDir, config, log_dir;
   int epochs = 6, seed = 0, probe_size = 500, batch = 128, blas_threads = 1;
   int64_t train_subset = 0;
   double lr = 0.05, linear_pace = 0;
   bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
-  bool linear_probe = false, class_logits = false;
+  bool linear_probe = false, class_logits = false, cache_frozen = false;
+  int64_t cache_budget_mib = 2048;
   int nproc = 1, threads = 0, timeout_s = 300;
   std::string checkpoint_dir;
   std::vector<std::string> sinks;
@@ -317,6 +307,16 @@ int main(int argc, char** argv) {
                  "linear policy: pace α, layer i of L frozen at min(1, α·i/L) of training (default "
                  "1, or the config's freeze.linear_pace)")
       ->check(CLI::Range(0.01, 10.0));
+  app.add_flag("--cache-frozen", cache_frozen,
+               "Keep the frozen layers' output per training image (float16), so later epochs "
+               "skip their forward pass too (layerwatch::FrozenPrefixCache)");
+  app.add_option("--cache-budget", cache_budget_mib,
+                 "--cache-frozen: most memory the cached outputs take, in MiB (default 2048)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  app.add_option("--model", model_name,
+                 "cnn: four conv blocks and two linear layers (Sequentials, watched); resnet: a "
+                 "stem, three residual blocks and a linear head (a custom module with taps)")
+      ->check(CLI::IsMember({"cnn", "resnet"}));
   app.add_option("--epochs", epochs, "Training epochs")->check(CLI::Range(1, 1000));
   app.add_option("--train-subset", train_subset, "Use only the first N training images (0 = all)")
       ->check(CLI::NonNegativeNumber);
@@ -331,7 +331,11 @@ int main(int argc, char** argv) {
   app.add_option("--probe", probe_size, "Probe images (from the test set)")
       ->check(CLI::Range(100, 10000));
   app.add_option("--batch", batch, "Batch size")->check(CLI::Range(1, 4096));
-  app.add_option("--lr", lr, "Peak learning rate (cosine decay to 0)")->check(CLI::PositiveNumber);
+  app.add_option("--lr", lr, "Peak learning rate")->check(CLI::PositiveNumber);
+  app.add_option("--lr-schedule", lr_schedule,
+                 "cosine: decay from --lr to 0; step: --lr, then a tenth from half of training, a "
+                 "hundredth from three quarters (default cosine)")
+      ->check(CLI::IsMember({"cosine", "step"}));
   app.add_option("--blas-threads", blas_threads,
                  "Threads of the BLAS library (OpenBLAS); LibTorch keeps its own pool, and the two "
                  "at the core count compete (0 = as OPENBLAS_NUM_THREADS set it)")
@@ -390,6 +394,12 @@ int main(int argc, char** argv) {
                "of several ranks is the monitor's\n");
     return 2;
   }
+  if (cache_frozen && no_monitor) {
+    fmt::print(stderr,
+               "fashion_mnist_freeze: --cache-frozen caches what the monitor froze; it "
+               "needs the monitor (drop --no-monitor)\n");
+    return 2;
+  }
   if (resume && checkpoint_dir.empty()) {
     fmt::print(stderr, "fashion_mnist_freeze: --resume needs --checkpoint-dir DIR\n");
     return 2;
@@ -404,7 +414,9 @@ int main(int argc, char** argv) {
     options.log_dir(log_dir.empty() ? "layerwatch_logs/fashion_mnist_" + policy : log_dir);
     if (!sinks.empty()) options.sinks(sinks);
     if (linear_probe) options.analysis().probing().linear_probe(true);
-    if (class_logits) options.analysis().probing().class_logits("classifier.1");
+    if (class_logits) {
+      options.analysis().probing().class_logits(model_name == "resnet" ? "head" : "classifier.1");
+    }
     options.validate();
   } catch (const std::invalid_argument& e) {
     fmt::print(stderr, "fashion_mnist_freeze: {}\n", e.what());
@@ -442,16 +454,17 @@ int main(int argc, char** argv) {
   blas_threads = layerwatch::blas_threads();  // what BLAS runs with now; -1 if not OpenBLAS
   torch::manual_seed(seed);
 
-  Cnn model;
-  torch::optim::SGD optimizer(model->parameters(),
+  auto model = freeze_models::make_model(model_name);
+  torch::optim::SGD optimizer(model.module->parameters(),
                               torch::optim::SGDOptions(lr).momentum(0.9).weight_decay(5e-4));
   const auto probe = test.images.narrow(0, 0, probe_size);
 
   std::unique_ptr<layerwatch::Monitor> monitor;
   if (!no_monitor) {
-    monitor = std::make_unique<layerwatch::Monitor>(model, probe, options);
-    monitor->watch(model->features, layerwatch::WatchOptions().recurse(false));
-    monitor->watch(model->classifier, layerwatch::WatchOptions().recurse(false));
+    monitor = std::make_unique<layerwatch::Monitor>(
+        model.module, probe, [&model](const torch::Tensor& chunk) { model.forward(chunk); },
+        options);
+    model.instrument(*monitor);
     monitor->attach_optimizer(optimizer);
     if (options.analysis().probing().linear_probe()) {
       monitor->set_probe_labels(test.labels.narrow(0, 0, probe_size));
@@ -466,12 +479,21 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // The frozen layers' outputs per training image (the model's forward is the composition of
+  // its freeze units).
+  std::unique_ptr<layerwatch::FrozenPrefixCache> cache;
+  if (cache_frozen) {
+    cache = std::make_unique<layerwatch::FrozenPrefixCache>(
+        *monitor, model.units(), n,
+        layerwatch::FrozenPrefixCacheOptions().memory_budget(
+            static_cast<std::size_t>(cache_budget_mib) << 20));
+  }
   const auto frozen_layers = [&] {
     return monitor ? monitor->frozen_layers() : std::vector<std::string>{};
   };
 
-  const std::string identity =
-      run_identity(policy, epochs, train_subset, batch, seed, lr, probe_size);
+  const std::string identity = run_identity(model_name, policy, epochs, train_subset, batch, seed,
+                                            lr, lr_schedule, probe_size);
   Checkpoints checkpoints(checkpoint_dir);
   if (!checkpoint_dir.empty() && rank0) checkpoints.remove_temporaries();
   int completed = 0;
@@ -485,7 +507,8 @@ int main(int argc, char** argv) {
                    checkpoint_dir);
     } else {
       try {
-        const auto position = checkpoints.load(newest, identity, model, optimizer, monitor.get());
+        const auto position =
+            checkpoints.load(newest, identity, *model.module, optimizer, monitor.get());
         completed = position.epoch;
         step = position.step;
         resumed_from = newest;
@@ -531,7 +554,7 @@ int main(int argc, char** argv) {
       if (monitor) {
         monitor->train();
       } else {
-        model->train();
+        model.module->train();
       }
       const auto order = torch::randperm(n, torch::kLong);
       Progress progress(steps_per_epoch, epoch, epochs);
@@ -539,16 +562,17 @@ int main(int argc, char** argv) {
       double loss_sum = 0;
       int64_t done = 0;
       for (int64_t b = 0; b < n && !stopped; b += batch, ++step) {
-        const double current_lr =
-            0.5 * lr * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+        const double current_lr = learning_rate(lr_schedule, lr, step, total_steps);
         for (auto& group : optimizer.param_groups()) {
           static_cast<torch::optim::SGDOptions&>(group.options()).lr(current_lr);
         }
         const auto step_start = Clock::now();
         const auto index = order.narrow(0, b, std::min<int64_t>(batch, n - b));
         optimizer.zero_grad();
-        auto loss = torch::cross_entropy_loss(model->forward(train.images.index_select(0, index)),
-                                              train.labels.index_select(0, index));
+        const auto images = train.images.index_select(0, index);
+        auto loss =
+            torch::cross_entropy_loss(cache ? cache->forward(images, index) : model.forward(images),
+                                      train.labels.index_select(0, index));
         const auto backward_start = Clock::now();
         loss.backward();
         const double backward = seconds_since(backward_start);
@@ -587,7 +611,7 @@ int main(int argc, char** argv) {
       completed = epoch;
       if (!checkpoint_dir.empty()) {
         try {
-          checkpoints.save(epoch, step, identity, model, optimizer, monitor.get(), rank0);
+          checkpoints.save(epoch, step, identity, *model.module, optimizer, monitor.get(), rank0);
         } catch (const std::exception& e) {
           // Training goes on; the previous checkpoint is still complete.
           fmt::print(stderr, "fashion_mnist_freeze: checkpoint of epoch {} not written: {}\n",
@@ -657,6 +681,20 @@ int main(int argc, char** argv) {
   out["blas_threads"] = blas_threads;
   out["seed"] = seed;
   out["world_size"] = env.world_size;
+  out["model"] = model_name;
+  out["lr_schedule"] = lr_schedule;
+  if (cache) {
+    const auto c = cache->stats();
+    out["cache"] = {{"enabled", c.enabled},
+                    {"prefix_end", c.prefix_end},
+                    {"bytes", c.bytes},
+                    {"served", c.examples_served},
+                    {"computed", c.examples_computed},
+                    {"carried", c.examples_carried},
+                    {"verified", c.batches_verified},
+                    {"largest_difference", c.largest_difference}};
+    if (!c.enabled) out["cache"]["off_reason"] = c.off_reason;
+  }
   out["threads"] = torch::get_num_threads();
   if (stopped) out["interrupted"] = true;
   if (!resumed_from.empty()) out["resumed_from"] = resumed_from;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Bad input for build/bin/fashion_mnist_freeze: a missing or corrupt dataset, a bad config,
-and Ctrl-C. Each must end with a clear message and leave complete log lines behind.
+and Ctrl-C; and the residual network with the frozen-prefix cache. Each must end with a clear message and leave complete log lines behind.
 
 Usage: freeze_example_test.py BIN_DIR WORK_DIR [DATA_DIR]"""
 import gzip, json, os, shutil, signal, subprocess, sys, time
@@ -154,6 +154,33 @@ check("--sink run: exactly the chosen sinks, summary and report",
       names == ["convergence.jsonl", "events.jsonl", "report.html", "summary.json", "table.csv"],
       names)
 check("--sink run: no console table", "learning dynamics" not in r.stdout, r.stdout[-500:])
+
+# The residual network (a custom module with taps and freeze targets) with the frozen-prefix
+# cache and the step schedule: the linear schedule over five units freezes stem after epoch 1,
+# block1 and block2 after epoch 2 and block3 after epoch 3, so epoch 2 computes and keeps every
+# image's stem output, and epoch 3 carries it through block1 and block2 and serves it.
+resnet = os.path.join(work, "resnet")
+r = run("--data", data, "--model", "resnet", "--policy", "linear", "--epochs", "3",
+        "--train-subset", "1000", "--cache-frozen", "--lr-schedule", "step", "--sink", "jsonl",
+        "--log-dir", resnet)
+check("resnet + cache: exit 0", r.returncode == 0, r.stderr[-800:])
+line = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
+cache = line.get("cache", {})
+check("resnet + cache: the run says what it ran",
+      line.get("model") == "resnet" and line.get("lr_schedule") == "step", line)
+check("resnet + cache: four units frozen by the taps' names",
+      sorted(line.get("frozen", {})) == ["block1", "block2", "block3", "stem"], line.get("frozen"))
+check("resnet + cache: computed once, carried, then served",
+      cache.get("enabled") is True and cache.get("prefix_end") == "block2" and
+      cache.get("computed") == 1000 and cache.get("carried") == 1000 and
+      cache.get("served") == 1000, cache)
+events = open(os.path.join(resnet, "events.jsonl")).read() if os.path.isdir(resnet) else ""
+check("resnet + cache: the cache's notes reach the event log",
+      "keeping the output of stem" in events and "keeping the output of block2" in events,
+      events[-800:])
+r = run("--data", data, "--no-monitor", "--cache-frozen", "--epochs", "1")
+check("--cache-frozen without the monitor: exit 2 naming both",
+      r.returncode == 2 and "--cache-frozen" in r.stderr and "--no-monitor" in r.stderr, r.stderr)
 
 if failures:
     print("\n".join(failures), file=sys.stderr)
