@@ -10,6 +10,11 @@
 #   bench/freeze_benchmark.sh --policies "none adaptive adaptive:my.json"   # a variant: policy:CONFIG
 #   bench/freeze_benchmark.sh --policies "none linear@0.6 linear@0.8 linear linear@1.2"   # F(α)
 #   bench/freeze_benchmark.sh --seeds 2 --append       # add runs to the earlier results
+#   bench/freeze_benchmark.sh --policies "none adaptive+cache"  # +cache: with --cache-frozen
+#
+# Each seed's arms run back to back in a random order (drawn from the seed, so a rerun repeats
+# it), and each run's JSON line gets the 1-minute load average at its start, since this
+# machine's speed drifts.
 #
 # Each run's JSON line and log directory are kept under build/freeze_benchmark/.
 set -euo pipefail
@@ -39,24 +44,33 @@ mkdir -p "$out"
 results="$out/results.jsonl"
 [[ $append == 1 ]] || : > "$results"
 for seed in $seeds; do
-  for entry in $policies; do
+  # shellcheck disable=SC2086
+  order=$(printf '%s\n' $policies | shuf --random-source=<(yes "$seed"))
+  for entry in $order; do
+    label=${entry}
+    variant=()
+    # "+cache": the same arm with the frozen-prefix cache.
+    if [[ "$entry" == *+cache ]]; then
+      entry=${entry%+cache}
+      variant+=(--cache-frozen)
+    fi
     # "policy" or "policy:CONFIG" (a variant with its own config, labelled by the file's name).
     policy=${entry%%:*}
-    label=$policy
-    variant=()
     if [[ "$entry" == *:* ]]; then
-      variant=(--config "${entry#*:}")
-      label="$policy:$(basename "${entry#*:}" .json)"
+      variant+=(--config "${entry#*:}")
+      label="$policy:$(basename "${entry#*:}" .json)${label#"$entry"}"
     elif [[ "$entry" == linear@* ]]; then
       # "linear@α": the linear schedule at pace α, one point of the fixed-schedule family F(α).
       policy=linear
-      variant=(--linear-pace "${entry#linear@}")
+      variant+=(--linear-pace "${entry#linear@}")
     fi
-    name="${label//[:\/@]/_}_seed$seed"
-    echo "== seed $seed, $label" >&2
+    name="${label//[:\/@+]/_}_seed$seed"
+    load=$(cut -d' ' -f1 /proc/loadavg)
+    echo "== seed $seed, $label (load $load)" >&2
     "$binary" --policy "$policy" --seed "$seed" --log-dir "$out/$name" "${extra[@]}" \
       "${variant[@]}" > "$out/$name.out"
-    tail -n 1 "$out/$name.out" | sed "s|^{|{\"label\":\"$label\",|" | tee -a "$results" >&2
+    tail -n 1 "$out/$name.out" | sed "s|^{|{\"label\":\"$label\",\"load\":$load,|" |
+      tee -a "$results" >&2
   done
 done
 /usr/bin/python3 bench/freeze_summary.py "$results"

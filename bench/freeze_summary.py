@@ -10,6 +10,7 @@ means of the per-seed ratios and differences, so machine drift between seeds doe
     python3 bench/freeze_summary.py build/freeze_benchmark/results.jsonl
 """
 import json
+import random
 import statistics
 import sys
 
@@ -35,6 +36,15 @@ def monitor_share(run):
 def frozen_text(run):
     frozen = sorted(run.get("frozen", {}).items(), key=lambda kv: kv[1])
     return ", ".join(f"{layer}: {epoch}" for layer, epoch in frozen) or "-"
+
+
+def paired_bootstrap(values, resamples=10000, seed=0):
+    """The 95 % percentile interval of the mean of `values` (per-seed paired differences),
+    resampling the seeds with replacement."""
+    rng = random.Random(seed)
+    means = sorted(statistics.mean(rng.choices(values, k=len(values)))
+                   for _ in range(resamples))
+    return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
 def main():
@@ -70,12 +80,17 @@ def main():
                   f"{r.get('backward_saved_fraction', 0.0):>10.3f} {monitor_share(r):>7.1%}  "
                   f"{frozen_text(r)}")
     if len(seeds) > 1:
-        print(f"\nmean over seeds {seeds} (per-seed ratios and differences to none)")
-        print(f"{'policy':<22} {'/ none':>7} {'- none':>7}  seeds")
+        print(f"\nmean over seeds {seeds} (per-seed ratios and differences to none; the "
+              f"intervals: paired bootstrap over seeds, 95 %)")
+        print(f"{'policy':<22} {'/ none':>7} {'ratio interval':>16} {'- none':>7} "
+              f"{'difference interval':>20}  seeds")
         for l in labels:
             if ratios[l]:
+                r_lo, r_hi = paired_bootstrap(ratios[l])
+                d_lo, d_hi = paired_bootstrap(diffs[l])
                 print(f"{l:<22} {statistics.mean(ratios[l]):>7.3f} "
-                      f"{statistics.mean(diffs[l]):>+7.2f}  {len(ratios[l])}")
+                      f"{f'{r_lo:.3f} – {r_hi:.3f}':>16} {statistics.mean(diffs[l]):>+7.2f} "
+                      f"{f'{d_lo:+.2f} – {d_hi:+.2f}':>20}  {len(ratios[l])}")
 
 
 if __name__ == "__main__":
