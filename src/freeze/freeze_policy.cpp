@@ -20,16 +20,18 @@ const char* to_string(FreezePolicyKind kind) noexcept {
       return "linear";
     case FreezePolicyKind::kAdaptive:
       return "adaptive";
+    case FreezePolicyKind::kDrift:
+      return "drift";
   }
   return "unknown";
 }
 
 FreezePolicyKind parse_freeze_policy(const std::string& name) {
-  return detail::parse_name(
-      name,
-      std::initializer_list<FreezePolicyKind>{FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
-                                              FreezePolicyKind::kAdaptive},
-      "freeze policy");
+  return detail::parse_name(name,
+                            std::initializer_list<FreezePolicyKind>{
+                                FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
+                                FreezePolicyKind::kAdaptive, FreezePolicyKind::kDrift},
+                            "freeze policy");
 }
 
 void FreezeOptions::check_relations() const {
@@ -97,6 +99,46 @@ void FreezePolicy::decide_adaptive_locked(int64_t step, int64_t epoch) {
                     last_value_[layer], options_.threshold(), streak->second),
         last_value_[layer]);
   }
+}
+
+void FreezePolicy::observe_drift(int64_t step, int64_t epoch,
+                                 const std::map<std::string, double>& drift) {
+  if (options_.policy() != FreezePolicyKind::kDrift) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  last_step_ = std::max(last_step_, step);
+  decide_drift_locked(step, epoch, drift);
+}
+
+void FreezePolicy::decide_drift_locked(int64_t step, int64_t epoch,
+                                       const std::map<std::string, double>& drift) {
+  // The median over the units still training that have a value this pass.
+  std::vector<double> training;
+  for (const auto& layer : layers_) {
+    const auto it = drift.find(layer);
+    if (!decided_.count(layer) && it != drift.end() && std::isfinite(it->second))
+      training.push_back(it->second);
+  }
+  for (const auto& [layer, value] : drift) last_value_[layer] = value;
+  if (training.size() < 2) return;
+  std::sort(training.begin(), training.end());
+  const size_t n = training.size();
+  const double median = n % 2 ? training[n / 2] : 0.5 * (training[n / 2 - 1] + training[n / 2]);
+  const double limit = options_.drift_fraction() * median;
+  // Bottom-up: the first unit not yet decided is the only candidate.
+  const auto first = std::find_if(layers_.begin(), layers_.end(),
+                                  [&](const std::string& l) { return !decided_.count(l); });
+  if (first == layers_.end()) return;
+  const auto value = drift.find(*first);
+  const bool below = value != drift.end() && std::isfinite(value->second) && value->second < limit;
+  streak_[*first] = below ? streak_[*first] + 1 : 0;
+  if (epoch < options_.min_epochs() || decided_.size() >= max_frozen_locked() ||
+      streak_[*first] < options_.patience())
+    return;
+  freeze_locked(*first, step, epoch,
+                fmt::format("drift per unit of learning rate {:.4g} < {} × {:.4g} (the median of "
+                            "the {} units still training) for {} probe pass(es)",
+                            value->second, options_.drift_fraction(), median, n, streak_[*first]),
+                value->second);
 }
 
 void FreezePolicy::end_epoch(int64_t epoch) {

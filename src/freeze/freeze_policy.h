@@ -43,6 +43,10 @@ class FreezePolicy : public Sink {
   std::map<std::string, int64_t> decided() const;
   const FreezeOptions& options() const { return options_; }
 
+  /// drift: one probe pass's drift per unit of learning rate of each unit (the training thread
+  /// measures it, `FreezeOptions`); decides at once. Units not listed have no value this pass.
+  void observe_drift(int64_t step, int64_t epoch, const std::map<std::string, double>& drift);
+
   std::string name() const override { return "freeze-policy"; }
   void write(const ConvergenceRecord& record) override;
   void end_epoch(int64_t epoch) override;
@@ -52,6 +56,7 @@ class FreezePolicy : public Sink {
 
  private:
   void decide_adaptive_locked(int64_t step, int64_t epoch);
+  void decide_drift_locked(int64_t step, int64_t epoch, const std::map<std::string, double>& drift);
   void freeze_locked(const std::string& layer, int64_t step, int64_t epoch, std::string reason,
                      double value);
   size_t max_frozen_locked() const;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -220,6 +221,83 @@ void Monitor::Impl::publish_freeze_order() {
 
 void Monitor::Impl::attach_optimizer(torch::optim::Optimizer& optimizer) {
   freeze_controller_ = std::make_unique<FreezeController>(&optimizer);
+  optimizer_ = &optimizer;
+}
+
+void Monitor::Impl::set_unit_chain(std::vector<FrozenPrefixCache::Unit> units) {
+  for (const auto& unit : units) {
+    if (unit.module.is_empty()) {
+      throw std::invalid_argument(
+          fmt::format("set_unit_chain: unit '{}' has no module", unit.name));
+    }
+  }
+  chain_ = std::move(units);
+  drift_outputs_.clear();
+  learning_rate_since_probe_ = 0;
+}
+
+void Monitor::Impl::measure_drift() {
+  if (!freeze_policy_ || options_.freeze().policy() != FreezePolicyKind::kDrift) return;
+  const auto problem = [&](const std::string& what) {
+    if (!reported_drift_problem_) report(MonitorEvent::Kind::kNote, what);
+    reported_drift_problem_ = true;
+  };
+  if (distributed_) {
+    return problem(
+        "the drift freeze policy runs in one process; across ranks it measures "
+        "nothing and freezes nothing (use linear or adaptive)");
+  }
+  if (chain_.empty()) {
+    return problem(
+        "the drift freeze policy needs the model's units as a chain: call "
+        "monitor.set_unit_chain(FrozenPrefixCache::units_of(...)) before training; "
+        "nothing is frozen until then");
+  }
+  if (!optimizer_) return;  // apply_decisions says it; there is no learning rate to divide by
+  const int64_t examples = std::min(options_.freeze().drift_examples(), probe_inputs_.size(0));
+  const bool previous = drift_outputs_.size() == chain_.size() && learning_rate_since_probe_ > 0;
+  std::map<std::string, double> drift;
+  std::vector<torch::Tensor> outputs;
+  try {
+    ModeGuard modes(model_);
+    model_->eval();
+    torch::NoGradGuard no_grad;
+    const auto inputs = probe_inputs_.narrow(0, 0, examples);
+    torch::Tensor x = inputs;
+    for (size_t k = 0; k < chain_.size(); ++k) {
+      if (previous) {
+        // This unit's weights now, on its input as it was at the previous probe pass.
+        const auto& before = drift_outputs_[k];
+        const torch::Tensor now = chain_[k].module.forward(k == 0 ? inputs : drift_outputs_[k - 1]);
+        const double norm = before.norm().item<double>();
+        const double change = (now - before).norm().item<double>();
+        drift[chain_[k].name] = norm > 0 ? change / norm / learning_rate_since_probe_
+                                         : std::numeric_limits<double>::quiet_NaN();
+      }
+      x = chain_[k].module.forward(x);
+      outputs.push_back(x);
+    }
+  } catch (const std::exception& e) {
+    drift_outputs_.clear();
+    learning_rate_since_probe_ = 0;
+    report(MonitorEvent::Kind::kNote,
+           fmt::format("drift not measured at step {}: {}", steps_, detail::error_text(e)));
+    return;
+  }
+  drift_outputs_ = std::move(outputs);
+  learning_rate_since_probe_ = 0;
+  if (drift.empty()) return;
+  std::vector<std::string> values;
+  for (const auto& unit : chain_) {
+    const double v = drift[unit.name];
+    values.push_back(fmt::format("{} {:.4g}", unit.name, v));
+  }
+  if (speaks()) {
+    analyzer_->add_event(MonitorEvent::make(
+        MonitorEvent::Kind::kNote, steps_, epochs_,
+        fmt::format("drift per unit of learning rate: {}", fmt::join(values, ", "))));
+  }
+  freeze_policy_->observe_drift(steps_, epochs_, drift);
 }
 
 std::vector<std::string> Monitor::Impl::frozen_layers() const {
@@ -308,6 +386,8 @@ void Monitor::Impl::keep_frozen_batchnorm_in_eval() {
 void Monitor::Impl::step() {
   start();
   ++steps_;
+  if (optimizer_ && !chain_.empty() && !optimizer_->param_groups().empty())
+    learning_rate_since_probe_ += optimizer_->param_groups().front().options().get_lr();
   keep_frozen_batchnorm_in_eval();
   // Across ranks, decisions arrive only at the exchanges after probe passes and epoch ends, so
   // that every rank applies them at the same step.
@@ -407,6 +487,7 @@ void Monitor::Impl::probe() {
   if (distributed_) {
     const auto exchange_start = std::chrono::steady_clock::now();
     if (!share_probe_pass(std::move(result), error, last_chunk - first_chunk)) --probe_passes_;
+    measure_drift();  // says once that the drift policy runs in one process
     probe_exchange_seconds_ +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - exchange_start).count();
     probe_seconds_ +=
@@ -441,6 +522,7 @@ void Monitor::Impl::probe() {
                        logits));
   }
   analyzer_->add_probe_pass(std::move(result.snapshots));
+  measure_drift();
   probe_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -511,6 +593,10 @@ CaptureHandle Monitor::watch(torch::nn::Sequential& sequential, WatchOptions opt
 CaptureHandle Monitor::capture_handle(const std::string& name) {
   return impl_->capture_handle(name);
 }
+void Monitor::set_unit_chain(std::vector<FrozenPrefixCache::Unit> units) {
+  impl_->set_unit_chain(std::move(units));
+}
+
 void Monitor::attach_optimizer(torch::optim::Optimizer& optimizer) {
   impl_->attach_optimizer(optimizer);
 }

@@ -33,6 +33,7 @@ class Monitor::Impl {
   CaptureHandle watch(torch::nn::Sequential& sequential, WatchOptions options);
   CaptureHandle capture_handle(const std::string& name);
   void attach_optimizer(torch::optim::Optimizer& optimizer);
+  void set_unit_chain(std::vector<FrozenPrefixCache::Unit> units);
   void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
   void train(bool on);
   std::vector<std::string> frozen_layers() const;
@@ -82,6 +83,8 @@ class Monitor::Impl {
   uint32_t unit_checksum(const std::string& name);
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
   void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
+  // The drift policy's signal at this probe pass (FreezeOptions), handed to the policy.
+  void measure_drift();
   // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
   void keep_frozen_batchnorm_in_eval();
   void apply_freeze_decisions();
@@ -144,6 +147,13 @@ class Monitor::Impl {
   std::vector<FreezeTarget> freeze_targets_;
   std::vector<FrozenLayer> frozen_;
   bool reported_missing_optimizer_ = false;
+  torch::optim::Optimizer* optimizer_ = nullptr;
+  // The drift policy: the units, their outputs on the first probe examples at the last probe
+  // pass, and the learning rate summed over the steps since.
+  std::vector<FrozenPrefixCache::Unit> chain_;
+  std::vector<torch::Tensor> drift_outputs_;
+  double learning_rate_since_probe_ = 0;
+  bool reported_drift_problem_ = false;
   bool reported_frozen_batchnorm_ = false;
   bool finished_ = false;
   int64_t steps_ = 0, epochs_ = 0, probe_passes_ = 0, capture_errors_ = 0;

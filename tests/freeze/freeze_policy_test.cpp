@@ -123,6 +123,63 @@ TEST(LinearPolicy, ThePaceMovesEveryLayersDueEpochAndCapsItAtTheEnd) {
   EXPECT_THROW(validate_options(FreezeOptions().linear_pace(0)), std::invalid_argument);
 }
 
+TEST(DriftPolicy, FreezesTheFirstUnitWhenItsDriftFallsBelowAFractionOfTheMedian) {
+  FreezePolicy policy(FreezeOptions()
+                          .policy(FreezePolicyKind::kDrift)
+                          .drift_fraction(0.5)
+                          .patience(2)
+                          .min_epochs(1)
+                          .max_frozen_fraction(0.75));
+  policy.set_layers({"a", "b", "c", "d"});
+  using Drift = std::map<std::string, double>;
+  // Median of the four training units 1.0: a (0.2) is below 0.5 but too early, and its streak
+  // needs two passes anyway.
+  policy.observe_drift(100, 0, Drift{{"a", 0.2}, {"b", 1.0}, {"c", 1.0}, {"d", 2.0}});
+  EXPECT_TRUE(policy.take_decisions().empty());
+  // b is below too, but only the first unfrozen unit may freeze.
+  policy.observe_drift(200, 1, Drift{{"a", 0.3}, {"b", 0.1}, {"c", 1.0}, {"d", 2.0}});
+  auto decisions = policy.take_decisions();
+  ASSERT_EQ(layers_of(decisions), std::vector<std::string>{"a"});
+  EXPECT_EQ(decisions[0].step, 200);
+  EXPECT_DOUBLE_EQ(decisions[0].value, 0.3);
+  EXPECT_NE(decisions[0].reason.find("median of the 4 units still training"), std::string::npos)
+      << decisions[0].reason;
+  // The median is over the units still training (b, c, d: 1.0); a's own drift no longer counts.
+  policy.observe_drift(300, 2, Drift{{"a", 0.0}, {"b", 0.6}, {"c", 1.0}, {"d", 2.0}});
+  policy.observe_drift(400, 2, Drift{{"a", 0.0}, {"b", 0.4}, {"c", 1.0}, {"d", 2.0}});
+  EXPECT_TRUE(policy.take_decisions().empty());  // b's streak restarted at 400
+  policy.observe_drift(500, 3, Drift{{"a", 0.0}, {"b", 0.45}, {"c", 1.0}, {"d", 2.0}});
+  EXPECT_EQ(layers_of(policy.take_decisions()), std::vector<std::string>{"b"});
+  // c: two passes below half the median of c and d.
+  policy.observe_drift(600, 3, Drift{{"c", 0.1}, {"d", 2.0}});
+  policy.observe_drift(700, 4, Drift{{"c", 0.1}, {"d", 2.0}});
+  EXPECT_EQ(layers_of(policy.take_decisions()), std::vector<std::string>{"c"});
+  policy.observe_drift(800, 4, Drift{{"d", 0.0}, {"e", 5.0}});
+  policy.observe_drift(900, 5, Drift{{"d", 0.0}, {"e", 5.0}});
+  // d alone is no median (and a fourth unit would pass the cap of 0.75 × 4); e is not a unit.
+  EXPECT_TRUE(policy.take_decisions().empty());
+  EXPECT_EQ(policy.decided().size(), 3u);
+}
+
+TEST(DriftPolicy, OtherPoliciesIgnoreDriftAndItsStreaksSurviveACheckpoint) {
+  FreezePolicy adaptive(FreezeOptions().policy(FreezePolicyKind::kAdaptive).min_epochs(0));
+  adaptive.set_layers({"a", "b", "c"});
+  adaptive.observe_drift(1, 5, {{"a", 0.0}, {"b", 1.0}, {"c", 1.0}});
+  EXPECT_TRUE(adaptive.take_decisions().empty());
+
+  const auto options = FreezeOptions().policy(FreezePolicyKind::kDrift).patience(2).min_epochs(0);
+  FreezePolicy before(options);
+  before.set_layers({"a", "b", "c"});
+  before.observe_drift(1, 0, {{"a", 0.1}, {"b", 1.0}, {"c", 1.0}});
+  FreezePolicy after(options);
+  after.set_layers({"a", "b", "c"});
+  after.restore_state(before.save_state());
+  after.observe_drift(2, 0, {{"a", 0.1}, {"b", 1.0}, {"c", 1.0}});
+  EXPECT_EQ(layers_of(after.take_decisions()), std::vector<std::string>{"a"});
+  EXPECT_EQ(parse_freeze_policy("drift"), FreezePolicyKind::kDrift);
+  EXPECT_STREQ(to_string(FreezePolicyKind::kDrift), "drift");
+}
+
 TEST(NonePolicy, NeverDecides) {
   FreezePolicy policy{FreezeOptions()};
   policy.set_layers({"a"});

@@ -485,6 +485,61 @@ TEST(MonitorFreezing, WaitingForDecisionsFreezesAtTheProbeStepAndRepeatsExactly)
   }
 }
 
+TEST(MonitorFreezing, DriftIsEachUnitsOwnChangeOnItsStoredInputPerUnitOfLearningRate) {
+  torch::manual_seed(4);
+  const auto linear = [] { return torch::nn::Linear(torch::nn::LinearOptions(4, 4).bias(false)); };
+  auto first = linear(), second = linear(), third = linear();
+  torch::nn::Sequential model(first, second, third);
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({32, 4}),
+                  quiet("drift")
+                      .probe(quiet_probe().every_n_steps(5))
+                      .freeze(FreezeOptions().policy(FreezePolicyKind::kDrift).min_epochs(100)),
+                  {recorder});
+  monitor.watch(model);
+  monitor.set_unit_chain(FrozenPrefixCache::units_of(model, ""));
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  monitor.attach_optimizer(optimizer);
+  for (int step = 1; step <= 10; ++step) {
+    if (step == 6) {
+      // After the probe at step 5: unit 0 doubles, unit 1 grows by 10 %, unit 2 stays. Each
+      // unit runs on its input of step 5, so unit 1's change is 0.1 and unit 2's is 0 although
+      // their inputs changed; the learning rate summed over steps 6–10 is 0.5.
+      torch::NoGradGuard no_grad;
+      first->weight.mul_(2.0);
+      second->weight.mul_(1.1);
+    }
+    monitor.step();
+  }
+  monitor.finish();
+  std::vector<std::string> drift;
+  for (const auto& e : recorder->events) {
+    if (e.message.rfind("drift per unit of learning rate", 0) == 0) drift.push_back(e.message);
+  }
+  ASSERT_EQ(drift.size(), 1u);  // the probe at step 5 had no earlier one
+  EXPECT_EQ(drift[0], "drift per unit of learning rate: 0 2, 1 0.2, 2 0");
+}
+
+TEST(MonitorFreezing, TheDriftPolicyWithoutAUnitChainSaysWhatToCall) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 4), torch::nn::Linear(4, 4));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({16, 4}),
+                  quiet("drift_no_chain")
+                      .probe(quiet_probe().every_n_steps(2))
+                      .freeze(FreezeOptions().policy(FreezePolicyKind::kDrift)),
+                  {recorder});
+  monitor.watch(model);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  monitor.attach_optimizer(optimizer);
+  for (int step = 0; step < 6; ++step) monitor.step();
+  monitor.finish();
+  EXPECT_EQ(std::count_if(recorder->events.begin(), recorder->events.end(),
+                          [](const MonitorEvent& e) {
+                            return e.message.find("monitor.set_unit_chain") != std::string::npos;
+                          }),
+            1);
+}
+
 TEST(MonitorFreezing, WithoutAnOptimizerNothingIsFrozenAndItSaysWhy) {
   torch::nn::Sequential model(torch::nn::Linear(4, 4), torch::nn::Linear(4, 2));
   auto recorder = std::make_shared<RecordingSink>();

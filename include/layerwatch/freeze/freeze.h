@@ -14,6 +14,17 @@
 ///   only when every earlier layer is frozen (bottom-up, so the frozen layers form a prefix whose
 ///   backward pass is skipped), while at most `max_frozen_fraction` of the layers are frozen.
 ///   Needs no planned training length.
+/// - `drift`: a signal free of the learning rate and of the layers before: at each probe pass,
+///   each unit's current weights run on its input as it was at the previous probe pass (the
+///   previous unit's output then), and the result is compared with the unit's previous output:
+///   its relative change, divided by the learning rate summed over the steps between the two
+///   passes. An upstream freeze cannot make a unit look converged (its input is the stored
+///   one), and a falling learning rate does not either (the drift is per unit of it). The first
+///   unfrozen unit is frozen once its drift has been below `drift_fraction` × the median drift
+///   of the units still training for `patience` consecutive probe passes, after `min_epochs`,
+///   up to `max_frozen_fraction`. Needs the units as a chain (`Monitor::set_unit_chain`) and
+///   an attached optimizer (for its learning rate); runs in one process (not after
+///   `Monitor::distribute`).
 ///
 /// @code
 ///   auto freeze = FreezeOptions().policy(FreezePolicyKind::kAdaptive).threshold(0.98);
@@ -31,11 +42,13 @@ enum class FreezePolicyKind {
   kNone,      ///< "none"
   kLinear,    ///< "linear"
   kAdaptive,  ///< "adaptive"
+  kDrift,     ///< "drift"
 };
 
-/// Stable name ("none", "linear", "adaptive").
+/// Stable name ("none", "linear", "adaptive", "drift").
 const char* to_string(FreezePolicyKind kind) noexcept;
-/// Parses "none", "linear" or "adaptive"; throws `std::invalid_argument` naming them otherwise.
+/// Parses "none", "linear", "adaptive" or "drift"; throws `std::invalid_argument` naming them
+/// otherwise.
 FreezePolicyKind parse_freeze_policy(const std::string& name);
 
 /// Options of the freeze policies (JSON: the "freeze" object of a config, same key names).
@@ -44,15 +57,24 @@ struct FreezeOptions {
   /// Policy. Default none.
   LAYERWATCH_OPTION(FreezePolicyKind, policy,
                     one_of({FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
-                            FreezePolicyKind::kAdaptive})) = FreezePolicyKind::kNone;
+                            FreezePolicyKind::kAdaptive,
+                            FreezePolicyKind::kDrift})) = FreezePolicyKind::kNone;
   /// adaptive: the convergence value (the monitor's metric vs the previous snapshot) a layer
   /// must reach. Default 0.88 (SVCCA, chosen on Fashion-MNIST; see docs/freeze.md), range (0, 1].
   LAYERWATCH_OPTION(double, threshold, range_open_closed(0, 1)) = 0.88;
-  /// adaptive: consecutive probe passes at or above the threshold. Default 1, range [1, 1000].
+  /// adaptive, drift: consecutive probe passes that meet the rule. Default 1, range [1, 1000].
   LAYERWATCH_OPTION(int64_t, patience, range(1, 1000)) = 1;
-  /// adaptive: no freezing before this many epochs are complete. Default 1, range [0, 100000].
+  /// adaptive, drift: no freezing before this many epochs are complete. Default 1, range
+  /// [0, 100000].
   LAYERWATCH_OPTION(int64_t, min_epochs, range(0, 100000)) = 1;
-  /// adaptive: most layers frozen, as a fraction of the watched layers (rounded down).
+  /// drift: the first unfrozen unit freezes when its drift per unit of learning rate is below
+  /// this fraction of the median over the units still training. Default 0.5, range (0, 1].
+  LAYERWATCH_OPTION(double, drift_fraction, range_open_closed(0, 1)) = 0.5;
+  /// drift: probe examples the drift is measured on (the first ones of the probe set; the
+  /// units' outputs on them are kept from one probe pass to the next). Default 256, range
+  /// [2, 1000000].
+  LAYERWATCH_OPTION(int64_t, drift_examples, range(2, 1000000)) = 256;
+  /// adaptive, drift: most layers frozen, as a fraction of the watched layers (rounded down).
   /// Default 0.67, range [0, 1].
   LAYERWATCH_OPTION(double, max_frozen_fraction, range(0, 1)) = 0.67;
   /// linear: the planned number of epochs (required for linear). Default 0 (unknown), range

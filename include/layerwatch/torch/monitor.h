@@ -65,6 +65,7 @@
 #include "layerwatch/sinks/sink.h"
 #include "layerwatch/torch/capture.h"
 #include "layerwatch/torch/distributed.h"
+#include "layerwatch/torch/frozen_prefix_cache.h"
 
 namespace layerwatch {
 
@@ -135,6 +136,11 @@ class Monitor {
   /// conv and BatchNorm sit directly on the model): the unit freezes as one and counts once.
   /// Throws `std::invalid_argument` for a null module.
   void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
+  /// The model's freeze units in forward order as a chain: each unit's output is the next
+  /// one's input, and the model's forward is their composition (`FrozenPrefixCache::units_of`
+  /// gives them for Sequentials). The `drift` freeze policy runs them on the inputs they had
+  /// at the previous probe pass; other policies do not need them.
+  void set_unit_chain(std::vector<FrozenPrefixCache::Unit> units);
   /// Sets the model's training mode like `model->train(on)`, and keeps the BatchNorm modules
   /// of frozen layers in eval mode. Call it instead of `model->train()` once layers may be
   /// frozen: `model->train()` switches every module, and a frozen BatchNorm in training mode
