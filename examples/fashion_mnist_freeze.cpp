@@ -55,6 +55,7 @@
 #include "layerwatch/torch/frozen_prefix_cache.h"
 #include "layerwatch/torch/huge_page_allocator.h"
 #include "layerwatch/torch/monitor.h"
+#include "unit_costs.h"
 
 namespace {
 
@@ -296,13 +297,13 @@ int main(int argc, char** argv) {
   int64_t train_subset = 0;
   double lr = 0.05, linear_pace = 0;
   bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
-  bool linear_probe = false, class_logits = false, cache_frozen = false;
+  bool linear_probe = false, class_logits = false, cache_frozen = false, cost_model = false;
   int64_t cache_budget_mib = 2048;
   int nproc = 1, threads = 0, timeout_s = 300;
   std::string checkpoint_dir;
   std::vector<std::string> sinks;
   app.add_option("--policy", policy, "Freeze policy")
-      ->check(CLI::IsMember({"none", "linear", "adaptive"}));
+      ->check(CLI::IsMember({"none", "linear", "adaptive", "drift"}));
   app.add_option("--linear-pace", linear_pace,
                  "linear policy: pace α, layer i of L frozen at min(1, α·i/L) of training (default "
                  "1, or the config's freeze.linear_pace)")
@@ -317,6 +318,10 @@ int main(int argc, char** argv) {
                  "cnn: four conv blocks and two linear layers (Sequentials, watched); resnet: a "
                  "stem, three residual blocks and a linear head (a custom module with taps)")
       ->check(CLI::IsMember({"cnn", "resnet"}));
+  app.add_flag("--cost-model", cost_model,
+               "Time each unit's forward and backward pass on one batch before training, and "
+               "report the step time they predict for this run's freezes (\"cost_model\" in "
+               "the JSON line; examples/unit_costs.h)");
   app.add_option("--epochs", epochs, "Training epochs")->check(CLI::Range(1, 1000));
   app.add_option("--train-subset", train_subset, "Use only the first N training images (0 = all)")
       ->check(CLI::NonNegativeNumber);
@@ -465,6 +470,7 @@ int main(int argc, char** argv) {
         model.module, probe, [&model](const torch::Tensor& chunk) { model.forward(chunk); },
         options);
     model.instrument(*monitor);
+    monitor->set_unit_chain(model.units());  // for the drift policy
     monitor->attach_optimizer(optimizer);
     if (options.analysis().probing().linear_probe()) {
       monitor->set_probe_labels(test.labels.narrow(0, 0, probe_size));
@@ -487,6 +493,12 @@ int main(int argc, char** argv) {
         *monitor, model.units(), n,
         layerwatch::FrozenPrefixCacheOptions().memory_budget(
             static_cast<std::size_t>(cache_budget_mib) << 20));
+  }
+  std::vector<unit_costs::UnitCost> costs;
+  if (cost_model) {
+    model.module->train();
+    costs = unit_costs::measure(*model.module, model.units(),
+                                train.images.narrow(0, 0, std::min<int64_t>(batch, n)));
   }
   const auto frozen_layers = [&] {
     return monitor ? monitor->frozen_layers() : std::vector<std::string>{};
@@ -544,6 +556,7 @@ int main(int argc, char** argv) {
         options.log_dir());
   }
   const auto run_start = Clock::now();
+  const int64_t first_step = step;
   std::vector<double> train_seconds;
   double backward_seconds = 0, backward_reference = 0, step_seconds = 0;
   int64_t backward_steps = 0, reference_steps = 0;
@@ -682,6 +695,17 @@ int main(int argc, char** argv) {
   out["seed"] = seed;
   out["world_size"] = env.world_size;
   out["model"] = model_name;
+  if (!costs.empty()) {
+    nlohmann::json units = nlohmann::json::object();
+    for (const auto& c : costs) {
+      units[c.name] = {{"forward_ms", std::round(c.forward_s * 1e5) / 100},
+                       {"backward_ms", std::round(c.backward_s * 1e5) / 100}};
+    }
+    const double modelled = unit_costs::modelled_seconds(
+        costs, monitor ? monitor->stats().frozen : std::vector<layerwatch::FrozenLayer>{},
+        first_step, step);
+    out["cost_model"] = {{"units", units}, {"steps_s", std::round(modelled * 100) / 100}};
+  }
   out["lr_schedule"] = lr_schedule;
   if (cache) {
     const auto c = cache->stats();
