@@ -11,21 +11,28 @@
 #   bench/freeze_benchmark.sh --policies "none linear@0.6 linear@0.8 linear linear@1.2"   # F(α)
 #   bench/freeze_benchmark.sh --seeds 2 --append       # add runs to the earlier results
 #   bench/freeze_benchmark.sh --policies "none adaptive+cache"  # +cache: with --cache-frozen
+#   bench/freeze_benchmark.sh --quick                  # seed 100, 2 epochs on 5000 images: a check
+#                                                      # of the pipeline, not a measurement
 #
 # Each seed's arms run back to back in a random order (drawn from the seed, so a rerun repeats
 # it), and each run's JSON line gets the 1-minute load average at its start, since this
 # machine's speed drifts.
 #
-# Each run's JSON line and log directory are kept under build/freeze_benchmark/.
+# Each run's JSON line and log directory are kept under build/freeze_benchmark/, with the
+# frontier page (time against accuracy per arm, the fixed schedules' F(α), each arm's margin over
+# it: bench/freeze_frontier.py) in build/freeze_benchmark/frontier.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds="0"
 policies="none linear adaptive"
 extra=()
 append=0
+quick=0
+seeds_given=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --seeds) seeds="$2"; shift 2 ;;
+    --seeds) seeds="$2"; seeds_given=1; shift 2 ;;
+    --quick) quick=1; shift ;;
     --policies) policies="$2"; shift 2 ;;
     --append) append=1; shift ;;
     *) extra+=("$1"); shift ;;
@@ -37,6 +44,10 @@ for arg in "${extra[@]}"; do
     "put its keys into the variant's file (missing keys take the defaults of configs/default.json)" >&2
   exit 2
 done
+if [[ $quick == 1 ]]; then
+  [[ $seeds_given == 1 ]] || seeds="100"
+  extra=(--epochs 2 --train-subset 5000 "${extra[@]}")
+fi
 binary=build/bin/fashion_mnist_freeze
 [[ -x $binary ]] || ./scripts/build.sh >/dev/null
 out=build/freeze_benchmark
@@ -74,3 +85,4 @@ for seed in $seeds; do
   done
 done
 /usr/bin/python3 bench/freeze_summary.py "$results"
+/usr/bin/python3 bench/freeze_frontier.py "$results" "$out/frontier.html"

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""bench/freeze_frontier.py on runs whose margins are known: an arm above every seed's fixed
+schedules dominates, one below them does not, one whose margin changes sign across seeds is on
+the frontier, and an arm cheaper than every schedule has no margin.
+
+Usage: freeze_frontier_test.py SOURCE_DIR WORK_DIR"""
+import json, os, re, subprocess, sys
+
+source, work = sys.argv[1], sys.argv[2]
+os.makedirs(work, exist_ok=True)
+failures = []
+
+
+def check(name, condition, detail=""):
+    print(("ok   " if condition else "FAIL ") + name)
+    if not condition:
+        failures.append(f"{name}: {detail}")
+
+
+runs = []
+for seed in (1, 2, 3, 4):
+    runs.append({"label": "none", "seed": seed, "wall_s": 200.0, "test_acc": 93.0, "epochs": 6})
+    # F(α) of this seed: (0.5, -0.6), (0.6, -0.4), (0.7, -0.2), (0.8, -0.1), shifted by the seed.
+    for arm, (x, y) in {"linear@0.6": (0.5, -0.6), "linear@0.8": (0.6, -0.4),
+                        "linear": (0.7, -0.2), "linear@1.2": (0.8, -0.1)}.items():
+        runs.append({"label": arm, "seed": seed, "wall_s": 200 * x,
+                     "test_acc": 93 + y + 0.01 * seed})
+    # At 0.65, F = -0.3 + 0.01·seed: margins 0.115 + 0.01·seed (0.125 … 0.155), all above.
+    runs.append({"label": "above", "seed": seed, "wall_s": 130.0,
+                 "test_acc": 93 - 0.185 + 0.02 * seed})
+    # At 0.75, F = -0.15 + 0.01·seed: margins -0.10 on every seed.
+    runs.append({"label": "below", "seed": seed, "wall_s": 150.0,
+                 "test_acc": 93 - 0.25 + 0.01 * seed})
+    # Margins -0.2, +0.2, -0.2, +0.2: the interval holds 0.
+    runs.append({"label": "mixed", "seed": seed, "wall_s": 140.0,
+                 "test_acc": 93 - 0.2 + 0.01 * seed + (0.2 if seed % 2 == 0 else -0.2)})
+    runs.append({"label": "cheap", "seed": seed, "wall_s": 60.0, "test_acc": 92.0})
+results = os.path.join(work, "results.jsonl")
+with open(results, "w") as f:
+    for r in runs:
+        f.write(json.dumps(r) + "\n")
+page = os.path.join(work, "frontier.html")
+r = subprocess.run([sys.executable, os.path.join(source, "bench", "freeze_frontier.py"), results,
+                    page], capture_output=True, text=True)
+check("exit 0", r.returncode == 0, r.stderr)
+text = open(page).read() if os.path.exists(page) else ""
+rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr><td>([^<]*)</td>(.*?)</tr>", text)}
+
+
+def cells(arm):
+    return re.findall(r"<td>([^<]*)</td>", rows.get(arm, ""))
+
+
+above = cells("above")
+check("above: mean margin +0.14 over 4 seeds", len(above) == 5 and above[3].startswith("+0.14")
+      and "4 seeds" in above[3], above)
+check("above: dominates", above[-1:] == ["dominates"], above)
+check("below: margin -0.10, below", cells("below")[3:4] and cells("below")[3].startswith("-0.10")
+      and cells("below")[-1] == "below", cells("below"))
+check("mixed: on the frontier", cells("mixed")[-1:] == ["on the frontier"], cells("mixed"))
+check("cheap: no margin outside the schedules' range",
+      cells("cheap")[3:4] == ["outside the fixed schedules' range"], cells("cheap"))
+check("the fixed schedules are F(α)", cells("linear@0.8")[-1:] == ["F(α), α = 0.8"],
+      cells("linear@0.8"))
+check("a plot with one point per run", text.count('r="3"') == len(runs), text.count('r="3"'))
+check("self-contained", "<svg" in text and "src=" not in text and "href=" not in text)
+
+if failures:
+    print("\n".join(failures), file=sys.stderr)
+    sys.exit(1)
