@@ -159,6 +159,8 @@ def page(runs, title):
             margin, verdict = "", f"F(α), α = {pace(name):g}"
         elif name == "none":
             margin, verdict = "", "the baseline"
+        elif not frontier:
+            margin, verdict = "no fixed schedules (linear@α) in these runs", ""
         else:
             margin, verdict = "outside the fixed schedules' range", ""
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{len(ps)}</td><td>{ratio:.3f}</td>"
