@@ -11,22 +11,10 @@ the seeds is above 0 with a paired bootstrap 95 % interval above 0.
     python3 bench/freeze_frontier.py build/freeze_benchmark/results.jsonl frontier.html
 """
 import html
-import json
-import random
 import statistics
 import sys
 
-
-def load(path):
-    runs = []
-    with open(path) as f:
-        for line in f:
-            if line.strip():
-                try:
-                    runs.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-    return runs
+from freeze_summary import load, paired_bootstrap
 
 
 def label(run):
@@ -53,12 +41,6 @@ def interpolate(points, x):
     if len(points) == 1 and points[0][0] == x:
         return points[0][1]
     return None
-
-
-def bootstrap(values, resamples=10000, seed=0):
-    rng = random.Random(seed)
-    means = sorted(statistics.mean(rng.choices(values, k=len(values))) for _ in range(resamples))
-    return means[int(0.025 * resamples)], means[int(0.975 * resamples) - 1]
 
 
 def analyse(runs):
@@ -152,7 +134,7 @@ def page(runs, title):
         diff = statistics.mean(y for _, _, y in ps)
         m = margins.get(name)
         if m:
-            lo, hi = bootstrap(m) if len(m) > 1 else (m[0], m[0])
+            lo, hi = paired_bootstrap(m) if len(m) > 1 else (m[0], m[0])
             verdict = "dominates" if lo > 0 else ("below" if hi < 0 else "on the frontier")
             margin = f"{statistics.mean(m):+.2f} ({lo:+.2f} – {hi:+.2f}), {len(m)} seeds"
         elif pace(name) is not None:
