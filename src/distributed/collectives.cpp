@@ -10,11 +10,25 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
 namespace layerwatch::detail {
 namespace {
+
+// A process of this host that is gone: no such process, or a zombie its parent (the launcher)
+// has not reaped yet, which a loaded machine can leave for a while after the kill.
+bool process_has_exited(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto name_end = text.rfind(')');  // the state follows the command name in parentheses
+  if (name_end == std::string::npos || name_end + 2 >= text.size()) return false;
+  const char state = text[name_end + 2];
+  return state == 'Z' || state == 'X';
+}
 
 std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
 std::string string_of(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
@@ -125,7 +139,7 @@ std::string Collectives::diagnose() {
       std::string host;
       pid_t pid = 0;
       identity >> host >> pid;
-      if (host == here && pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) {
+      if (host == here && pid > 0 && process_has_exited(pid)) {
         exited.push_back(fmt::format("rank {} (pid {}) has exited", r, pid));
         continue;
       }
