@@ -386,7 +386,9 @@ void Monitor::Impl::keep_frozen_batchnorm_in_eval() {
 void Monitor::Impl::step() {
   start();
   ++steps_;
-  if (optimizer_ && !chain_.empty() && !optimizer_->param_groups().empty())
+  // Only the drift policy divides by it.
+  if (options_.freeze().policy() == FreezePolicyKind::kDrift && optimizer_ && !chain_.empty() &&
+      !optimizer_->param_groups().empty())
     learning_rate_since_probe_ += optimizer_->param_groups().front().options().get_lr();
   keep_frozen_batchnorm_in_eval();
   // Across ranks, decisions arrive only at the exchanges after probe passes and epoch ends, so
