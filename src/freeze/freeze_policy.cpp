@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <utility>
@@ -22,16 +23,19 @@ const char* to_string(FreezePolicyKind kind) noexcept {
       return "adaptive";
     case FreezePolicyKind::kDrift:
       return "drift";
+    case FreezePolicyKind::kForecast:
+      return "forecast";
   }
   return "unknown";
 }
 
 FreezePolicyKind parse_freeze_policy(const std::string& name) {
-  return detail::parse_name(name,
-                            std::initializer_list<FreezePolicyKind>{
-                                FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
-                                FreezePolicyKind::kAdaptive, FreezePolicyKind::kDrift},
-                            "freeze policy");
+  return detail::parse_name(
+      name,
+      std::initializer_list<FreezePolicyKind>{FreezePolicyKind::kNone, FreezePolicyKind::kLinear,
+                                              FreezePolicyKind::kAdaptive, FreezePolicyKind::kDrift,
+                                              FreezePolicyKind::kForecast},
+      "freeze policy");
 }
 
 void FreezeOptions::check_relations() const {
@@ -102,11 +106,45 @@ void FreezePolicy::decide_adaptive_locked(int64_t step, int64_t epoch) {
 }
 
 void FreezePolicy::observe_drift(int64_t step, int64_t epoch,
-                                 const std::map<std::string, double>& drift) {
-  if (options_.policy() != FreezePolicyKind::kDrift) return;
+                                 const std::map<std::string, double>& drift,
+                                 double learning_rate_to_come) {
   std::lock_guard<std::mutex> lock(mutex_);
   last_step_ = std::max(last_step_, step);
-  decide_drift_locked(step, epoch, drift);
+  if (options_.policy() == FreezePolicyKind::kDrift) decide_drift_locked(step, epoch, drift);
+  if (options_.policy() == FreezePolicyKind::kForecast)
+    decide_forecast_locked(step, epoch, drift, learning_rate_to_come);
+}
+
+double forecast_similarity(double drift, double learning_rate_to_come) {
+  if (!std::isfinite(drift) || !std::isfinite(learning_rate_to_come))
+    return std::numeric_limits<double>::quiet_NaN();
+  return std::max(0.0, 1.0 - drift * std::max(0.0, learning_rate_to_come));
+}
+
+void FreezePolicy::decide_forecast_locked(int64_t step, int64_t epoch,
+                                          const std::map<std::string, double>& drift,
+                                          double learning_rate_to_come) {
+  for (const auto& [layer, value] : drift)
+    last_value_[layer] = forecast_similarity(value, learning_rate_to_come);
+  // Bottom-up: the first unit not yet decided is the candidate; its freeze lets the next follow.
+  for (const auto& layer : layers_) {
+    if (decided_.count(layer)) continue;
+    const auto value = drift.find(layer);
+    if (value == drift.end()) return;  // not measured this pass: the streak waits
+    const double forecast = forecast_similarity(value->second, learning_rate_to_come);
+    const bool reached = std::isfinite(forecast) && forecast >= options_.forecast_similarity();
+    streak_[layer] = reached ? streak_[layer] + 1 : 0;
+    if (epoch < options_.min_epochs() || decided_.size() >= max_frozen_locked() ||
+        streak_[layer] < options_.patience())
+      return;
+    freeze_locked(layer, step, epoch,
+                  fmt::format("forecast similarity to the final output {:.4f} >= {} (drift per "
+                              "unit of learning rate {:.4g} × {:.4g} still to come) for {} probe "
+                              "pass(es)",
+                              forecast, options_.forecast_similarity(), value->second,
+                              learning_rate_to_come, streak_[layer]),
+                  forecast);
+  }
 }
 
 void FreezePolicy::decide_drift_locked(int64_t step, int64_t epoch,

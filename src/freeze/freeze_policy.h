@@ -4,6 +4,7 @@
 // end, and applied on the training thread by the Monitor (freeze_controller.h).
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -28,6 +29,10 @@ struct FreezeDecision {
 nlohmann::json to_json(const FreezeDecision& decision);
 FreezeDecision decision_from_json(const nlohmann::json& object);
 
+/// The forecast policy's signal: 1 − drift × the learning rate still to come, at least 0 (NaN
+/// when either is not finite).
+double forecast_similarity(double drift, double learning_rate_to_come);
+
 /// A freeze policy. Receives records as a sink; `take_decisions` hands the pending decisions to
 /// the training thread. Thread-safe.
 class FreezePolicy : public Sink {
@@ -43,9 +48,12 @@ class FreezePolicy : public Sink {
   std::map<std::string, int64_t> decided() const;
   const FreezeOptions& options() const { return options_; }
 
-  /// drift: one probe pass's drift per unit of learning rate of each unit (the training thread
-  /// measures it, `FreezeOptions`); decides at once. Units not listed have no value this pass.
-  void observe_drift(int64_t step, int64_t epoch, const std::map<std::string, double>& drift);
+  /// drift, forecast: one probe pass's drift per unit of learning rate of each unit (the
+  /// training thread measures it, `FreezeOptions`) and the learning rate still to come (the
+  /// forecast's horizon; NaN when unknown); decides at once. Units not listed have no value
+  /// this pass. Other policies ignore it.
+  void observe_drift(int64_t step, int64_t epoch, const std::map<std::string, double>& drift,
+                     double learning_rate_to_come = std::numeric_limits<double>::quiet_NaN());
 
   std::string name() const override { return "freeze-policy"; }
   void write(const ConvergenceRecord& record) override;
@@ -57,6 +65,9 @@ class FreezePolicy : public Sink {
  private:
   void decide_adaptive_locked(int64_t step, int64_t epoch);
   void decide_drift_locked(int64_t step, int64_t epoch, const std::map<std::string, double>& drift);
+  void decide_forecast_locked(int64_t step, int64_t epoch,
+                              const std::map<std::string, double>& drift,
+                              double learning_rate_to_come);
   void freeze_locked(const std::string& layer, int64_t step, int64_t epoch, std::string reason,
                      double value);
   size_t max_frozen_locked() const;

@@ -236,21 +236,56 @@ void Monitor::Impl::set_unit_chain(std::vector<FrozenPrefixCache::Unit> units) {
   learning_rate_since_probe_ = 0;
 }
 
+void Monitor::Impl::set_learning_rate_schedule(std::function<double(int64_t)> rate,
+                                               int64_t total_steps) {
+  if (!rate) throw std::invalid_argument("set_learning_rate_schedule: the schedule is empty");
+  if (total_steps < 1) {
+    throw std::invalid_argument(fmt::format(
+        "set_learning_rate_schedule: total_steps is {}; give the planned number of optimizer "
+        "steps (epochs × steps per epoch)",
+        total_steps));
+  }
+  learning_rate_at_ = std::move(rate);
+  total_steps_ = total_steps;
+}
+
+bool Monitor::Impl::measures_drift() const {
+  const auto policy = options_.freeze().policy();
+  return freeze_policy_ &&
+         (policy == FreezePolicyKind::kDrift || policy == FreezePolicyKind::kForecast);
+}
+
+double Monitor::Impl::learning_rate_to_come() const {
+  double sum = 0;
+  for (int64_t s = steps_; s < total_steps_; ++s) sum += learning_rate_at_(s);
+  return sum;
+}
+
 void Monitor::Impl::measure_drift() {
-  if (!freeze_policy_ || options_.freeze().policy() != FreezePolicyKind::kDrift) return;
+  if (!measures_drift()) return;
+  const char* policy = to_string(options_.freeze().policy());
   const auto problem = [&](const std::string& what) {
     if (!reported_drift_problem_) report(MonitorEvent::Kind::kNote, what);
     reported_drift_problem_ = true;
   };
   if (distributed_) {
     return problem(
-        "the drift freeze policy runs in one process; across ranks it measures "
-        "nothing and freezes nothing (use linear or adaptive)");
+        fmt::format("the {} freeze policy runs in one process; across ranks it measures "
+                    "nothing and freezes nothing (use linear or adaptive)",
+                    policy));
   }
   if (chain_.empty()) {
     return problem(
-        "the drift freeze policy needs the model's units as a chain: call "
-        "monitor.set_unit_chain(FrozenPrefixCache::units_of(...)) before training; "
+        fmt::format("the {} freeze policy needs the model's units as a chain: call "
+                    "monitor.set_unit_chain(FrozenPrefixCache::units_of(...)) before training; "
+                    "nothing is frozen until then",
+                    policy));
+  }
+  const bool forecast = options_.freeze().policy() == FreezePolicyKind::kForecast;
+  if (forecast && !learning_rate_at_) {
+    return problem(
+        "the forecast freeze policy needs the learning rate still to come: call "
+        "monitor.set_learning_rate_schedule(rate_at_step, total_steps) before training; "
         "nothing is frozen until then");
   }
   if (!optimizer_) return;  // apply_decisions says it; there is no learning rate to divide by
@@ -287,17 +322,27 @@ void Monitor::Impl::measure_drift() {
   drift_outputs_ = std::move(outputs);
   learning_rate_since_probe_ = 0;
   if (drift.empty()) return;
-  std::vector<std::string> values;
+  const double to_come =
+      forecast ? learning_rate_to_come() : std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::string> values, forecasts;
   for (const auto& unit : chain_) {
     const double v = drift[unit.name];
     values.push_back(fmt::format("{} {:.4g}", unit.name, v));
+    forecasts.push_back(fmt::format("{} {:.4f}", unit.name, forecast_similarity(v, to_come)));
   }
   if (speaks()) {
     analyzer_->add_event(MonitorEvent::make(
         MonitorEvent::Kind::kNote, steps_, epochs_,
         fmt::format("drift per unit of learning rate: {}", fmt::join(values, ", "))));
+    if (forecast) {
+      analyzer_->add_event(MonitorEvent::make(
+          MonitorEvent::Kind::kNote, steps_, epochs_,
+          fmt::format("forecast similarity to the final output (learning rate still to come "
+                      "{:.6g}): {}",
+                      to_come, fmt::join(forecasts, ", "))));
+    }
   }
-  freeze_policy_->observe_drift(steps_, epochs_, drift);
+  freeze_policy_->observe_drift(steps_, epochs_, drift, to_come);
 }
 
 std::vector<std::string> Monitor::Impl::frozen_layers() const {
@@ -325,7 +370,7 @@ void Monitor::Impl::apply_decisions(const std::vector<FreezeDecision>& decisions
   }
   for (const auto& d : decisions) {
     auto* target = target_named(d.layer);
-    if (!target || freeze_controller_->is_frozen(d.layer)) continue;
+    if (!target || freeze_controller_->is_frozen(d.layer) || is_cooling(d.layer)) continue;
     if (!freeze_controller_->leaves_parameters_to_train(target->modules)) {
       if (!speaks()) continue;
       report(MonitorEvent::Kind::kNote,
@@ -336,26 +381,91 @@ void Monitor::Impl::apply_decisions(const std::vector<FreezeDecision>& decisions
                          d.layer, d.reason));
       continue;
     }
-    const int64_t reduced_before =
-        distributed_ ? detail::gradient_bytes(parameters_to_reduce()) : 0;
-    const auto applied = freeze_unit(*target);
-    frozen_.push_back(FrozenLayer{d.layer, steps_, epochs_, applied});
-    if (!speaks()) continue;
-    const std::string all_reduce =
-        distributed_ ? fmt::format("; gradient all-reduce {} -> {} bytes per step", reduced_before,
-                                   detail::gradient_bytes(parameters_to_reduce()))
-                     : "";
-    auto event = MonitorEvent::make(
-        MonitorEvent::Kind::kFreeze, steps_, epochs_,
-        fmt::format("{}; {} parameter tensors frozen, {} removed from the optimizer with {} "
-                    "optimizer states{}{}",
-                    d.reason, applied.parameters, applied.removed_from_optimizer,
-                    applied.optimizer_states_erased,
-                    applied.autograd_skipped ? "; runs without autograd" : "", all_reduce),
-        d.layer, applied.parameters);
-    event.value = d.value;
-    analyzer().add_event(std::move(event));
+    if (options_.freeze().cooldown_epochs() > 0) {
+      start_cooling(d, steps_, cooldown_steps(), true);
+    } else {
+      freeze_decided(d, *target);
+    }
   }
+}
+
+void Monitor::Impl::freeze_decided(const FreezeDecision& d, FreezeTarget& target,
+                                   int64_t cooled_since) {
+  const int64_t reduced_before = distributed_ ? detail::gradient_bytes(parameters_to_reduce()) : 0;
+  const auto applied = freeze_unit(target);
+  frozen_.push_back(FrozenLayer{d.layer, steps_, epochs_, applied});
+  if (!speaks()) return;
+  const std::string all_reduce =
+      distributed_ ? fmt::format("; gradient all-reduce {} -> {} bytes per step", reduced_before,
+                                 detail::gradient_bytes(parameters_to_reduce()))
+                   : "";
+  const std::string cooled = cooled_since < 0
+                                 ? ""
+                                 : fmt::format("; cooled down over the {} steps since step {}",
+                                               steps_ - cooled_since, cooled_since);
+  auto event = MonitorEvent::make(
+      MonitorEvent::Kind::kFreeze, steps_, epochs_,
+      fmt::format("{}{}; {} parameter tensors frozen, {} removed from the optimizer with {} "
+                  "optimizer states{}{}",
+                  d.reason, cooled, applied.parameters, applied.removed_from_optimizer,
+                  applied.optimizer_states_erased,
+                  applied.autograd_skipped ? "; runs without autograd" : "", all_reduce),
+      d.layer, applied.parameters);
+  event.value = d.value;
+  analyzer().add_event(std::move(event));
+}
+
+int64_t Monitor::Impl::cooldown_steps() const {
+  int64_t epoch = previous_epoch_steps_;
+  if (epoch <= 0) epoch = options_.probe().steps_per_epoch();
+  if (epoch <= 0) epoch = steps_;  // no epoch complete yet: the steps so far stand for one
+  return std::max<int64_t>(
+      1, std::llround(options_.freeze().cooldown_epochs() * static_cast<double>(epoch)));
+}
+
+bool Monitor::Impl::is_cooling(const std::string& name) const {
+  return std::any_of(cooling_.begin(), cooling_.end(),
+                     [&](const Cooling& c) { return c.decision.layer == name; });
+}
+
+void Monitor::Impl::start_cooling(const FreezeDecision& decision, int64_t start_step,
+                                  int64_t length, bool announce) {
+  Cooling cooling{decision, start_step, length, {}, {}};
+  for (const auto& module : target_named(decision.layer)->modules) {
+    for (const auto& p : module->parameters()) {
+      cooling.parameters.push_back(p);
+      cooling.previous.push_back(p.detach().clone());
+    }
+  }
+  cooling_.push_back(std::move(cooling));
+  if (!announce || !speaks()) return;
+  report(MonitorEvent::Kind::kNote,
+         fmt::format("cooling '{}' down over {} steps (each step's change scaled from 1 down to "
+                     "0), then freezing it: {}",
+                     decision.layer, length, decision.reason),
+         decision.layer);
+}
+
+void Monitor::Impl::advance_cooling() {
+  if (cooling_.empty()) return;
+  torch::NoGradGuard no_grad;
+  std::vector<Cooling> still;
+  for (auto& c : cooling_) {
+    const int64_t k = steps_ - c.start_step;
+    const double scale =
+        std::max(0.0, 1.0 - static_cast<double>(k) / static_cast<double>(c.length));
+    for (size_t i = 0; i < c.parameters.size(); ++i) {
+      // previous + scale · (what this step moved it)
+      c.parameters[i].sub_(c.previous[i]).mul_(scale).add_(c.previous[i]);
+      c.previous[i].copy_(c.parameters[i]);
+    }
+    if (k >= c.length) {
+      freeze_decided(c.decision, *target_named(c.decision.layer), c.start_step);
+    } else {
+      still.push_back(std::move(c));
+    }
+  }
+  cooling_ = std::move(still);
 }
 
 CaptureHandle Monitor::Impl::capture_handle(const std::string& name) {
@@ -386,9 +496,9 @@ void Monitor::Impl::keep_frozen_batchnorm_in_eval() {
 void Monitor::Impl::step() {
   start();
   ++steps_;
-  // Only the drift policy divides by it.
-  if (options_.freeze().policy() == FreezePolicyKind::kDrift && optimizer_ && !chain_.empty() &&
-      !optimizer_->param_groups().empty())
+  advance_cooling();
+  // Only the drift and forecast policies divide by it.
+  if (measures_drift() && optimizer_ && !chain_.empty() && !optimizer_->param_groups().empty())
     learning_rate_since_probe_ += optimizer_->param_groups().front().options().get_lr();
   keep_frozen_batchnorm_in_eval();
   // Across ranks, decisions arrive only at the exchanges after probe passes and epoch ends, so
@@ -575,6 +685,7 @@ MonitorStats Monitor::Impl::stats() const {
   s.decision_wait_seconds = decision_wait_seconds_;
   s.capture_errors = capture_errors_;
   s.frozen = frozen_;
+  for (const auto& c : cooling_) s.cooling.push_back(c.decision.layer);
   if (analyzer_) s.analyzer = analyzer_->stats();
   return s;
 }
@@ -597,6 +708,11 @@ CaptureHandle Monitor::capture_handle(const std::string& name) {
 }
 void Monitor::set_unit_chain(std::vector<FrozenPrefixCache::Unit> units) {
   impl_->set_unit_chain(std::move(units));
+}
+
+void Monitor::set_learning_rate_schedule(std::function<double(int64_t step)> rate,
+                                         int64_t total_steps) {
+  impl_->set_learning_rate_schedule(std::move(rate), total_steps);
 }
 
 void Monitor::attach_optimizer(torch::optim::Optimizer& optimizer) {

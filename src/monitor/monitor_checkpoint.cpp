@@ -185,6 +185,12 @@ std::string Monitor::Impl::rank_checkpoint() {
   nlohmann::json analyzer_state = std::move(contents.state);
   nlohmann::json frozen = nlohmann::json::array();
   for (const auto& f : frozen_) frozen.push_back(frozen_to_json(f, unit_checksum(f.layer)));
+  // A cooling unit's values after the last step are its parameters' values now.
+  nlohmann::json cooling = nlohmann::json::array();
+  for (const auto& c : cooling_) {
+    cooling.push_back(
+        {{"decision", to_json(c.decision)}, {"start_step", c.start_step}, {"length", c.length}});
+  }
   contents.state = {
       {"format", kFormat},
       {"layerwatch_version", fmt::format("{}.{}.{}", LAYERWATCH_VERSION_MAJOR,
@@ -204,6 +210,7 @@ std::string Monitor::Impl::rank_checkpoint() {
         {"reported_frozen_batchnorm", reported_frozen_batchnorm_},
         {"finished", finished_}}},
       {"frozen", frozen},
+      {"cooling", cooling},
       {"units", describe_units()},
       {"options", to_json(options_)},
       {"analyzer", std::move(analyzer_state)}};
@@ -272,6 +279,7 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
   // monitor as it was.
   std::vector<FrozenLayer> frozen;
   std::vector<uint32_t> checksums;
+  std::vector<Cooling> cooling;
   int64_t steps, epochs, probe_passes, capture_errors, epoch_start, previous_epoch, last_probe;
   double probe_seconds, wait_seconds, exchange_seconds;
   bool reported_missing, reported_batchnorm, finished;
@@ -305,6 +313,14 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
       frozen.push_back(frozen_from_json(f));
       checksums.push_back(static_cast<uint32_t>(integer(f.at("checksum"))));
     }
+    for (const auto& c : state.value("cooling", nlohmann::json::array())) {
+      cooling.push_back(Cooling{decision_from_json(c.at("decision")),
+                                integer(c.at("start_step")),
+                                integer(c.at("length")),
+                                {},
+                                {}});
+      if (cooling.back().length < 1) throw corrupt("a cool-down shorter than one step");
+    }
     if (!state.at("units").is_array()) throw corrupt("'units' is not a list");
     if (!state.at("analyzer").is_object()) throw corrupt("'analyzer' is not an object");
     const auto mismatch = units_mismatch(state.at("units"));
@@ -321,11 +337,17 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
     throw CheckpointError(fmt::format(
         "checkpoint {} was saved after finish(): that run is complete, nothing to resume", source));
   }
-  if (!frozen.empty() && !freeze_controller_) {
+  if ((!frozen.empty() || !cooling.empty()) && !freeze_controller_) {
     throw CheckpointError(fmt::format(
-        "checkpoint {} has frozen layers ({} first), so the monitor needs the optimizer to take "
-        "them out of: call attach_optimizer(optimizer) before load()",
-        source, frozen.front().layer));
+        "checkpoint {} has frozen or cooling layers ({} first), so the monitor needs the "
+        "optimizer to take them out of: call attach_optimizer(optimizer) before load()",
+        source, frozen.empty() ? cooling.front().decision.layer : frozen.front().layer));
+  }
+  for (const auto& c : cooling) {
+    if (!target_named(c.decision.layer)) {
+      throw corrupt(fmt::format("the cooling layer '{}' is not a freeze unit of this monitor",
+                                c.decision.layer));
+    }
   }
   for (size_t i = 0; i < frozen.size(); ++i) {
     if (unit_checksum(frozen[i].layer) != checksums[i]) {
@@ -343,6 +365,8 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
     if (auto* target = target_named(f.layer)) freeze_unit(*target);  // every name was checked
   }
   frozen_ = std::move(frozen);
+  cooling_.clear();
+  for (const auto& c : cooling) start_cooling(c.decision, c.start_step, c.length, false);
   steps_ = steps;
   epochs_ = epochs;
   probe_passes_ = probe_passes;
@@ -367,6 +391,7 @@ void Monitor::Impl::load_bytes(std::string_view bytes, const std::string& source
                   &changed);
   std::vector<std::string> frozen_names;
   for (const auto& f : frozen_) frozen_names.push_back(f.layer);
+  for (const auto& c : cooling_) frozen_names.push_back(c.decision.layer + " (cooling down)");
   report(
       MonitorEvent::Kind::kNote,
       fmt::format("resumed from {} at step {}, epoch {}: {} snapshot(s) restored, frozen: "

@@ -34,6 +34,7 @@ class Monitor::Impl {
   CaptureHandle capture_handle(const std::string& name);
   void attach_optimizer(torch::optim::Optimizer& optimizer);
   void set_unit_chain(std::vector<FrozenPrefixCache::Unit> units);
+  void set_learning_rate_schedule(std::function<double(int64_t)> rate, int64_t total_steps);
   void add_freeze_target(const std::string& name, std::shared_ptr<torch::nn::Module> module);
   void train(bool on);
   std::vector<std::string> frozen_layers() const;
@@ -83,8 +84,12 @@ class Monitor::Impl {
   uint32_t unit_checksum(const std::string& name);
   void report(MonitorEvent::Kind kind, const std::string& message, const std::string& layer = "");
   void probe_failed(const std::string& what, std::chrono::steady_clock::time_point start);
-  // The drift policy's signal at this probe pass (FreezeOptions), handed to the policy.
+  // The drift and forecast policies' signal at this probe pass (FreezeOptions), handed to the
+  // policy.
   void measure_drift();
+  bool measures_drift() const;
+  // The learning rate summed over the steps still to come (set_learning_rate_schedule).
+  double learning_rate_to_come() const;
   // Frozen BatchNorm found in training mode: statistics restored, eval again, said once.
   void keep_frozen_batchnorm_in_eval();
   void apply_freeze_decisions();
@@ -120,6 +125,16 @@ class Monitor::Impl {
   void finish_ranks();
   void distributed_failure(const std::string& message);
   void apply_decisions(const std::vector<FreezeDecision>& decisions);
+  // Steps in a cool-down (FreezeOptions::cooldown_epochs): the last complete epoch's length
+  // times the option, at least 1.
+  int64_t cooldown_steps() const;
+  // Starts cooling a decided unit down from this step on (`length` steps); `announce` says so.
+  void start_cooling(const FreezeDecision& decision, int64_t start_step, int64_t length,
+                     bool announce);
+  // After an optimizer step: scales each cooling unit's step, and freezes those whose
+  // cool-down is over.
+  void advance_cooling();
+  bool is_cooling(const std::string& name) const;
 
   struct FreezeTarget {
     std::string name;
@@ -131,6 +146,18 @@ class Monitor::Impl {
   // Freezes a unit through the controller; a watched Sequential's capture point of it then
   // runs without autograd.
   FreezeReport freeze_unit(FreezeTarget& target);
+  // Freezes the unit `decision` names, records it and says so in the event log (with the step
+  // its cool-down began, if it had one: `cooled_since` ≥ 0).
+  void freeze_decided(const FreezeDecision& decision, FreezeTarget& target,
+                      int64_t cooled_since = -1);
+
+  // A unit cooling down before its freeze: its parameters and their values after the last step.
+  struct Cooling {
+    FreezeDecision decision;
+    int64_t start_step = 0, length = 1;
+    std::vector<torch::Tensor> parameters, previous;
+  };
+  std::vector<Cooling> cooling_;
 
   std::unique_ptr<DistributedState> distributed_;
   std::unique_ptr<Analyzer> analyzer_;
@@ -153,6 +180,9 @@ class Monitor::Impl {
   std::vector<FrozenPrefixCache::Unit> chain_;
   std::vector<torch::Tensor> drift_outputs_;
   double learning_rate_since_probe_ = 0;
+  // The forecast policy: the learning rate at each step and the planned number of steps.
+  std::function<double(int64_t)> learning_rate_at_;
+  int64_t total_steps_ = 0;
   bool reported_drift_problem_ = false;
   bool reported_frozen_batchnorm_ = false;
   bool finished_ = false;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "layerwatch/monitor_options.h"
@@ -178,6 +180,41 @@ TEST(DriftPolicy, OtherPoliciesIgnoreDriftAndItsStreaksSurviveACheckpoint) {
   EXPECT_EQ(layers_of(after.take_decisions()), std::vector<std::string>{"a"});
   EXPECT_EQ(parse_freeze_policy("drift"), FreezePolicyKind::kDrift);
   EXPECT_STREQ(to_string(FreezePolicyKind::kDrift), "drift");
+}
+
+TEST(ForecastPolicy, FreezesTheFirstUnitOnceItsForecastSimilarityReachesKappa) {
+  FreezePolicy policy(FreezeOptions()
+                          .policy(FreezePolicyKind::kForecast)
+                          .forecast_similarity(0.9)
+                          .min_epochs(1)
+                          .max_frozen_fraction(0.67));
+  policy.set_layers({"a", "b", "c"});
+  using Drift = std::map<std::string, double>;
+  // a: 1 − 0.01 × 5 = 0.95, but before min_epochs.
+  policy.observe_drift(100, 0, Drift{{"a", 0.01}, {"b", 0.0}, {"c", 1.0}}, 5.0);
+  EXPECT_TRUE(policy.take_decisions().empty());
+  // a: 1 − 0.03 × 5 = 0.85 < 0.9; b (forecast 1) waits for a.
+  policy.observe_drift(200, 1, Drift{{"a", 0.03}, {"b", 0.0}, {"c", 1.0}}, 5.0);
+  EXPECT_TRUE(policy.take_decisions().empty());
+  // The same drift with less learning rate to come: 1 − 0.03 × 2 = 0.94; then b follows at once.
+  policy.observe_drift(300, 1, Drift{{"a", 0.03}, {"b", 0.0}, {"c", 1.0}}, 2.0);
+  const auto decisions = policy.take_decisions();
+  ASSERT_EQ(layers_of(decisions), (std::vector<std::string>{"a", "b"}));
+  EXPECT_DOUBLE_EQ(decisions[0].value, 0.94);
+  EXPECT_DOUBLE_EQ(decisions[1].value, 1.0);
+  EXPECT_NE(decisions[0].reason.find("0.9400 >= 0.9"), std::string::npos) << decisions[0].reason;
+  // c would pass the cap (0.67 × 3 → 2), whatever its forecast.
+  policy.observe_drift(400, 2, Drift{{"c", 0.0}}, 1.0);
+  EXPECT_TRUE(policy.take_decisions().empty());
+  // An unknown horizon decides nothing; the signal is clamped at 0.
+  FreezePolicy unknown(FreezeOptions().policy(FreezePolicyKind::kForecast).min_epochs(0));
+  unknown.set_layers({"a", "b"});
+  unknown.observe_drift(1, 0, Drift{{"a", 0.0}, {"b", 1.0}});
+  EXPECT_TRUE(unknown.take_decisions().empty());
+  EXPECT_EQ(forecast_similarity(2.0, 1.0), 0.0);
+  EXPECT_TRUE(std::isnan(forecast_similarity(std::nan(""), 1.0)));
+  EXPECT_EQ(parse_freeze_policy("forecast"), FreezePolicyKind::kForecast);
+  EXPECT_STREQ(to_string(FreezePolicyKind::kForecast), "forecast");
 }
 
 TEST(NonePolicy, NeverDecides) {

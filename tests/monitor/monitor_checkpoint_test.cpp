@@ -44,7 +44,7 @@ Data toy_data() {
   return d;
 }
 
-MonitorOptions toy_options(const std::string& log_dir) {
+MonitorOptions toy_options(const std::string& log_dir, double cooldown_epochs = 0) {
   MonitorOptions options;
   options.log_dir(log_dir).sinks({"jsonl", "csv", "tb"}).report(false);
   options.probe().at_start(false).every_n_steps(5);
@@ -53,18 +53,20 @@ MonitorOptions toy_options(const std::string& log_dir) {
       .threshold(0.995)  // this toy then freezes two layers before epoch 2 ends and two after
       .patience(2)
       .min_epochs(1)
-      .max_frozen_fraction(0.67);
+      .max_frozen_fraction(0.67)
+      .cooldown_epochs(cooldown_epochs);
   return options;
 }
 
 // Model, optimizer and monitor built the same way at the start and at a resume.
 struct ToyRun {
-  ToyRun(const std::string& log_dir, uint64_t init_seed) {
+  ToyRun(const std::string& log_dir, uint64_t init_seed, double cooldown_epochs = 0) {
     torch::manual_seed(init_seed);
     model = toy_model();
     optimizer = std::make_unique<torch::optim::SGD>(
         model->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9).weight_decay(1e-4));
-    monitor = std::make_unique<Monitor>(model, data.x.narrow(0, 0, 200), toy_options(log_dir));
+    monitor = std::make_unique<Monitor>(model, data.x.narrow(0, 0, 200),
+                                        toy_options(log_dir, cooldown_epochs));
     monitor->watch(model);
     monitor->attach_optimizer(*optimizer);
   }
@@ -228,6 +230,35 @@ TEST(MonitorCheckpoint, AResumedRunContinuesExactlyAsAnUninterruptedOne) {
     event_files += entry.path().filename().string().rfind("events.out.tfevents", 0) == 0;
   }
   EXPECT_EQ(event_files, 2);
+}
+
+TEST(MonitorCheckpoint, AResumeInTheMiddleOfACoolDownFinishesItExactly) {
+  const auto straight_dir = fresh_dir("cool_straight"), resumed_dir = fresh_dir("cool_resumed");
+  const auto checkpoint = (fs::path(resumed_dir) / "checkpoint.pt").string();
+  // Cool-downs of 8 steps (0.8 of a 10-step epoch).
+  ToyRun straight(straight_dir, 5, 0.8);
+  straight.train_epochs(0, 4);
+  straight.monitor->finish();
+  std::vector<std::string> cooling_at_checkpoint;
+  {
+    ToyRun dying(resumed_dir, 5, 0.8);
+    dying.train_epochs(0, 2);
+    dying.save(checkpoint);
+    cooling_at_checkpoint = dying.monitor->stats().cooling;
+  }
+  ToyRun resumed(resumed_dir, 99, 0.8);
+  resumed.load(checkpoint);
+  EXPECT_EQ(resumed.monitor->stats().cooling, cooling_at_checkpoint);
+  resumed.train_epochs(2, 4);
+  resumed.monitor->finish();
+  ASSERT_FALSE(cooling_at_checkpoint.empty()) << "the toy no longer cools a unit at step 20";
+  const auto a = straight.state(), c = resumed.state();
+  ASSERT_EQ(a.size(), c.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(torch::equal(a[i], c[i])) << "parameter or buffer " << i << " differs";
+  }
+  EXPECT_EQ(freeze_events(resumed_dir), freeze_events(straight_dir));
+  EXPECT_FALSE(freeze_events(straight_dir).empty());
 }
 
 // mosaicml/composer#1002: after a freeze the optimizer holds fewer parameters than a fresh one,

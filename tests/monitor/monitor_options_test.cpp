@@ -62,7 +62,8 @@ TEST(MonitorOptions, ShippedDefaultConfigEqualsTheBuiltInDefaultsInEveryKey) {
   changed.freeze().policy(FreezePolicyKind::kLinear).threshold(0.5).patience(3);
   changed.freeze().min_epochs(4).max_frozen_fraction(0.1).planned_epochs(9);
   changed.freeze().linear_start(0.5).linear_pace(0.8).wait_for_decisions(false);
-  changed.freeze().drift_fraction(0.25).drift_examples(64);
+  changed.freeze().drift_fraction(0.25).drift_examples(64).forecast_similarity(0.5);
+  changed.freeze().cooldown_epochs(0.25);
   // Every key was changed above (the round trip below would otherwise not see it).
   const json changed_json = to_json(changed), default_json = to_json(MonitorOptions());
   for (const auto& key : monitor_option_keys()) {

@@ -39,6 +39,13 @@ MonitorOptions quiet_with_budget(const std::string& name, std::size_t bytes) {
   return quiet(name).analysis(AnalyzerOptions().store(SnapshotStoreOptions().memory_budget(bytes)));
 }
 
+// Events whose message contains `text`.
+int count_messages(const std::vector<MonitorEvent>& events, const std::string& text) {
+  int n = 0;
+  for (const auto& e : events) n += e.message.find(text) != std::string::npos ? 1 : 0;
+  return n;
+}
+
 torch::nn::Sequential small_cnn() {
   return torch::nn::Sequential(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
                                torch::nn::BatchNorm2d(4), torch::nn::ReLU(),
@@ -520,6 +527,118 @@ TEST(MonitorFreezing, DriftIsEachUnitsOwnChangeOnItsStoredInputPerUnitOfLearning
   EXPECT_EQ(drift[0], "drift per unit of learning rate: 0 2, 1 0.2, 2 0");
 }
 
+TEST(MonitorFreezing, ForecastIsOneMinusDriftTimesTheLearningRateStillToCome) {
+  torch::manual_seed(4);
+  const auto linear = [] { return torch::nn::Linear(torch::nn::LinearOptions(4, 4).bias(false)); };
+  auto first = linear(), second = linear(), third = linear();
+  torch::nn::Sequential model(first, second, third);
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({32, 4}),
+                  quiet("forecast")
+                      .probe(quiet_probe().every_n_steps(5))
+                      .freeze(FreezeOptions()
+                                  .policy(FreezePolicyKind::kForecast)
+                                  .forecast_similarity(0.9)
+                                  .min_epochs(0)),
+                  {recorder});
+  monitor.watch(model);
+  monitor.set_unit_chain(FrozenPrefixCache::units_of(model, ""));
+  // 0.1 per step for 20 steps: at step 10, steps 10–19 are still to come, 1.0 in all.
+  monitor.set_learning_rate_schedule([](int64_t) { return 0.1; }, 20);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  monitor.attach_optimizer(optimizer);
+  for (int step = 1; step <= 10; ++step) {
+    if (step == 6) {
+      // Unit 1 grows by 10 % (drift 0.2 per unit of rate), unit 2 by 2 % (0.04).
+      torch::NoGradGuard no_grad;
+      second->weight.mul_(1.1);
+      third->weight.mul_(1.02);
+    }
+    monitor.step();
+  }
+  monitor.finish();
+  std::vector<std::string> forecasts;
+  for (const auto& e : recorder->events) {
+    if (e.kind == MonitorEvent::Kind::kNote && e.message.rfind("forecast similarity", 0) == 0)
+      forecasts.push_back(e.message);
+  }
+  ASSERT_EQ(forecasts.size(), 1u);
+  EXPECT_EQ(forecasts[0],
+            "forecast similarity to the final output (learning rate still to come 1): "
+            "0 1.0000, 1 0.8000, 2 0.9600");
+  // Unit 0 is forecast not to move and freezes; unit 1 (0.8 < 0.9) holds back unit 2.
+  EXPECT_EQ(monitor.frozen_layers(), std::vector<std::string>{"0"});
+  EXPECT_THROW(monitor.set_learning_rate_schedule(nullptr, 5), std::invalid_argument);
+  EXPECT_THROW(monitor.set_learning_rate_schedule([](int64_t) { return 0.1; }, 0),
+               std::invalid_argument);
+}
+
+TEST(MonitorFreezing, TheForecastPolicyWithoutASchedulesSaysWhatToCall) {
+  torch::nn::Sequential model(torch::nn::Linear(4, 4), torch::nn::Linear(4, 4));
+  auto recorder = std::make_shared<RecordingSink>();
+  Monitor monitor(model, torch::randn({16, 4}),
+                  quiet("forecast_no_schedule")
+                      .probe(quiet_probe().every_n_steps(2))
+                      .freeze(FreezeOptions().policy(FreezePolicyKind::kForecast).min_epochs(0)),
+                  {recorder});
+  monitor.watch(model);
+  monitor.set_unit_chain(FrozenPrefixCache::units_of(model, ""));
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
+  monitor.attach_optimizer(optimizer);
+  for (int step = 0; step < 6; ++step) monitor.step();
+  monitor.finish();
+  EXPECT_EQ(count_messages(recorder->events, "monitor.set_learning_rate_schedule"), 1);
+  EXPECT_TRUE(monitor.frozen_layers().empty());
+}
+
+TEST(MonitorFreezing, ACoolDownScalesEachStepOfTheDecidedUnitDownToZeroThenFreezesIt) {
+  torch::manual_seed(8);
+  torch::nn::Linear bottom(4, 4), top(4, 2);
+  torch::nn::Sequential model(bottom, top);
+  auto recorder = std::make_shared<RecordingSink>();
+  // Linear over 2 epochs: unit 0 is due after epoch 1; a cool-down of half a 4-step epoch.
+  auto options = quiet("cooldown")
+                     .freeze(FreezeOptions()
+                                 .policy(FreezePolicyKind::kLinear)
+                                 .planned_epochs(2)
+                                 .cooldown_epochs(0.5));
+  Monitor monitor(model, torch::randn({16, 4}), options, {recorder});
+  monitor.watch(model);
+  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
+  monitor.attach_optimizer(optimizer);
+  const auto x = torch::randn({8, 4});
+  const auto y = torch::randint(0, 2, {8}, torch::kLong);
+  // One training step; returns what it moved the bottom weight (optimizer, then monitor).
+  const auto train_step = [&] {
+    optimizer.zero_grad();
+    torch::cross_entropy_loss(model->forward(x), y).backward();
+    const auto before = bottom->weight.detach().clone();
+    optimizer.step();
+    const auto by_optimizer = bottom->weight.detach() - before;
+    monitor.step();
+    return std::make_pair(by_optimizer, bottom->weight.detach() - before);
+  };
+  for (int step = 0; step < 4; ++step) train_step();
+  monitor.end_epoch();
+  EXPECT_TRUE(monitor.frozen_layers().empty());
+  EXPECT_EQ(monitor.stats().cooling, std::vector<std::string>{"0"});
+  // Step 5: half of the optimizer's step stays; step 6: none, and the unit freezes.
+  const auto [optimizer_5, kept_5] = train_step();
+  ASSERT_GT(optimizer_5.abs().max().item<double>(), 0.0);
+  EXPECT_TRUE(torch::allclose(kept_5, 0.5 * optimizer_5, 1e-6, 1e-7));
+  EXPECT_TRUE(monitor.frozen_layers().empty());
+  const auto [optimizer_6, kept_6] = train_step();
+  ASSERT_GT(optimizer_6.abs().max().item<double>(), 0.0);
+  EXPECT_EQ(kept_6.abs().max().item<double>(), 0.0);
+  ASSERT_EQ(monitor.frozen_layers(), std::vector<std::string>{"0"});
+  EXPECT_TRUE(monitor.stats().cooling.empty());
+  EXPECT_EQ(monitor.stats().frozen.at(0).step, 6);
+  EXPECT_FALSE(bottom->weight.requires_grad());
+  monitor.finish();
+  EXPECT_EQ(count_messages(recorder->events, "cooling '0' down over 2 steps"), 1);
+  EXPECT_EQ(count_messages(recorder->events, "cooled down over the 2 steps since step 4"), 1);
+}
+
 TEST(MonitorFreezing, TheDriftPolicyWithoutAUnitChainSaysWhatToCall) {
   torch::nn::Sequential model(torch::nn::Linear(4, 4), torch::nn::Linear(4, 4));
   auto recorder = std::make_shared<RecordingSink>();
@@ -641,12 +760,6 @@ void train_resnet(ResNet& model, Monitor& monitor, torch::optim::Optimizer& opti
 MonitorOptions linear_freeze(const std::string& name, int64_t planned_epochs) {
   return quiet(name).freeze(
       FreezeOptions().policy(FreezePolicyKind::kLinear).planned_epochs(planned_epochs));
-}
-
-int count_messages(const std::vector<MonitorEvent>& events, const std::string& text) {
-  int n = 0;
-  for (const auto& e : events) n += e.message.find(text) != std::string::npos ? 1 : 0;
-  return n;
 }
 
 TEST(MonitorFreezing, AFreezeThatWouldLeaveNothingToTrainIsRefusedAndTrainingGoesOn) {

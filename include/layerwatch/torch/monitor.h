@@ -85,6 +85,9 @@ struct MonitorStats {
   /// The frozen layers in the order they froze, each with its step, epoch, and what freezing
   /// it touched (parameters, entries removed from the optimizer, optimizer states erased).
   std::vector<FrozenLayer> frozen;
+  /// Units decided on and cooling down before their freeze (`FreezeOptions::cooldown_epochs`),
+  /// in the order they will freeze.
+  std::vector<std::string> cooling;
   AnalyzerStats analyzer;  ///< The analyzer's and the store's counters.
 };
 
@@ -141,6 +144,11 @@ class Monitor {
   /// gives them for Sequentials). The `drift` freeze policy runs them on the inputs they had
   /// at the previous probe pass; other policies do not need them.
   void set_unit_chain(std::vector<FrozenPrefixCache::Unit> units);
+  /// The training's learning-rate schedule: `rate(step)` is the rate of optimizer step `step`
+  /// (0-based) and `total_steps` the planned number of steps. The `forecast` freeze policy
+  /// sums it over the steps still to come; other policies do not need it. Throws
+  /// `std::invalid_argument` for an empty function or `total_steps` < 1.
+  void set_learning_rate_schedule(std::function<double(int64_t step)> rate, int64_t total_steps);
   /// Sets the model's training mode like `model->train(on)`, and keeps the BatchNorm modules
   /// of frozen layers in eval mode. Call it instead of `model->train()` once layers may be
   /// frozen: `model->train()` switches every module, and a frozen BatchNorm in training mode
