@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -163,6 +165,35 @@ void FrozenPrefixCache::turn_off(const std::string& reason) {
   announce(fmt::format("frozen-prefix cache off: {}; training goes on without it", reason));
 }
 
+bool FrozenPrefixCache::cheaper_to_run(const torch::Tensor& inputs) {
+  torch::NoGradGuard no_grad;
+  using Clock = std::chrono::steady_clock;
+  const auto best_of_three = [](const auto& work) {
+    double best = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < 3; ++i) {
+      const auto start = Clock::now();
+      work();
+      best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    return best;
+  };
+  torch::Tensor outputs;
+  const double running = best_of_three([&] { outputs = run(0, stats_.prefix_units, inputs); });
+  const auto dtype = options_.float16() ? torch::kHalf : outputs.scalar_type();
+  const double keeping = best_of_three([&] {
+    // to() of the same type returns the tensor itself; a copy is what storing costs then.
+    const auto stored = dtype == outputs.scalar_type() ? outputs.clone() : outputs.to(dtype);
+    (void)stored.to(torch::kFloat, false, true);
+  });
+  const bool cheaper = running < keeping;
+  announce(fmt::format(
+      "frozen-prefix cache: running {} takes {:.2f} ms per batch of {}, "
+      "storing and reading its output at least {:.2f} ms: {}",
+      units_[stats_.prefix_units - 1].name, 1e3 * running, inputs.size(0), 1e3 * keeping,
+      cheaper ? "not cached; it runs as before until more layers freeze" : "cached"));
+  return cheaper;
+}
+
 void FrozenPrefixCache::move_to_prefix(int64_t units) {
   const int64_t old_units = stats_.prefix_units;
   const auto old_storage = storage_;
@@ -173,7 +204,10 @@ void FrozenPrefixCache::move_to_prefix(int64_t units) {
   stats_.prefix_units = units;
   stats_.prefix_end = units > 0 ? units_[units - 1].name : "";
   stats_.cached_examples = stats_.capacity = stats_.bytes = 0;
-  if (!stats_.enabled) return;
+  stats_.skipped.clear();
+  judge_ = false;
+  if (!stats_.enabled || units == 0) return;
+  judge_ = options_.skip_cheap_prefix();
   // A longer prefix: what is cached goes on through the newly frozen units; the rest fills as
   // the examples come. (A shorter one only happens with a new monitor state; it refills.)
   if (units <= old_units || !old_storage.defined() || old_rows.numel() == 0) return;
@@ -185,6 +219,8 @@ void FrozenPrefixCache::move_to_prefix(int64_t units) {
     stats_.examples_carried += rows.numel();
     if (stats_.capacity == 0) break;
   }
+  // What was carried is paid for; it is served whatever the prefix costs.
+  judge_ = judge_ && !storage_.defined();
 }
 
 void FrozenPrefixCache::verify(const torch::Tensor& inputs, torch::Tensor& prefix_outputs) {
@@ -235,6 +271,11 @@ torch::Tensor FrozenPrefixCache::forward(const torch::Tensor& inputs,
   if (units != stats_.prefix_units) move_to_prefix(units);
   const int64_t total = static_cast<int64_t>(units_.size());
   if (units == 0 || !stats_.enabled) return run(0, total, inputs);
+  if (judge_ && inputs.size(0) > 0) {
+    judge_ = false;
+    if (cheaper_to_run(inputs)) stats_.skipped = stats_.prefix_end;
+  }
+  if (!stats_.skipped.empty()) return run(0, total, inputs);
 
   torch::Tensor prefix_outputs;
   {

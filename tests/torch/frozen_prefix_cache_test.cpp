@@ -35,12 +35,23 @@ torch::nn::Sequential four_units(bool dropout) {
                                torch::nn::Linear(32, 3));
 }
 
+// A first unit that costs nothing to run (an identity on wide inputs) before a costly one: the
+// first prefix is cheaper to run than to keep, the second is not.
+torch::nn::Sequential cheap_then_costly() {
+  return torch::nn::Sequential(torch::nn::Identity(),
+                               Block(torch::nn::Linear(512, 256), torch::nn::ReLU(),
+                                     torch::nn::Linear(256, 256), torch::nn::ReLU()),
+                               Block(torch::nn::Linear(256, 32), torch::nn::ReLU()),
+                               torch::nn::Linear(32, 3));
+}
+
 struct Arm {
   std::optional<FrozenPrefixCacheOptions> cache;  // nothing: the model's own forward
   bool noisy_inputs = false;                      // a new perturbation at every use
   // Dropout in unit 0, and the units frozen as freeze targets rather than watched: a watched
   // layer runs wholly in eval mode once frozen, a freeze target keeps its modules' modes.
   bool dropout = false;
+  bool cheap_first = false;  // cheap_then_costly() on 512 input features
 };
 
 struct Run {
@@ -54,8 +65,8 @@ struct Run {
 // due after epoch 4, never does), so the cached prefix grows by one unit per epoch.
 Run train(const std::string& name, const Arm& arm) {
   torch::manual_seed(3);
-  auto model = four_units(arm.dropout);
-  const auto x = torch::randn({kExamples, 6});
+  auto model = arm.cheap_first ? cheap_then_costly() : four_units(arm.dropout);
+  const auto x = torch::randn({kExamples, arm.cheap_first ? 512 : 6});
   const auto y = x.narrow(1, 0, 3).argmax(1);
   auto recorder = std::make_shared<RecordingSink>();
   const auto dir = std::filesystem::path(::testing::TempDir()) / ("prefix_cache_" + name);
@@ -116,7 +127,10 @@ int count_messages(const std::vector<MonitorEvent>& events, const std::string& t
   return n;
 }
 
-FrozenPrefixCacheOptions float32() { return FrozenPrefixCacheOptions().float16(false); }
+// The tests of the mechanics keep every prefix (their small units cost about as much to run as
+// to keep, so the judgement could go either way).
+FrozenPrefixCacheOptions keep_all() { return FrozenPrefixCacheOptions().skip_cheap_prefix(false); }
+FrozenPrefixCacheOptions float32() { return keep_all().float16(false); }
 
 TEST(FrozenPrefixCache, TrainsLikeTheModelAndServesTheFrozenPrefixFromTheCache) {
   const auto plain = train("plain", {});
@@ -152,7 +166,7 @@ TEST(FrozenPrefixCache, TrainsLikeTheModelAndServesTheFrozenPrefixFromTheCache) 
 
 TEST(FrozenPrefixCache, Float16HalvesTheBytesAndStaysCloseToFloat32) {
   const auto plain = train("plain16", {});
-  const auto half = train("half", {FrozenPrefixCacheOptions().verify_every(1)});
+  const auto half = train("half", {keep_all().verify_every(1)});
   const auto& s = half.stats_after.back();
   EXPECT_EQ(s.bytes, kExamples * 32 * 2);
   EXPECT_EQ(s.examples_served, 2 * kExamples);
@@ -182,7 +196,7 @@ TEST(FrozenPrefixCache, ABudgetForPartOfTheExamplesCachesThoseAndSaysSo) {
 
 TEST(FrozenPrefixCache, InputsThatChangeBetweenEpochsTurnItOffAndTrainingIsUnharmed) {
   const auto plain = train("plain_noisy", {{}, /*noisy_inputs=*/true});
-  const auto cached = train("cached_noisy", {FrozenPrefixCacheOptions().verify_every(1), true});
+  const auto cached = train("cached_noisy", {keep_all().verify_every(1), true});
   // The first batch served from the cache was checked, found wrong and replaced: the run is
   // the plain run's.
   EXPECT_LT(largest_difference(plain, cached), 1e-5);
@@ -202,6 +216,33 @@ TEST(FrozenPrefixCache, DropoutInsideTheFrozenPrefixTurnsItOffNamingIt) {
   EXPECT_NE(s.off_reason.find("Dropout"), std::string::npos) << s.off_reason;
   EXPECT_NE(s.off_reason.find("unit 0"), std::string::npos) << s.off_reason;
   EXPECT_EQ(s.examples_served, 0);
+}
+
+TEST(FrozenPrefixCache, APrefixCheaperToRunThanToKeepIsNotCachedUntilALongerOneFreezes) {
+  Arm plain_arm, cached_arm;
+  plain_arm.cheap_first = cached_arm.cheap_first = true;
+  cached_arm.cache = FrozenPrefixCacheOptions().float16(false);
+  const auto plain = train("plain_cheap", plain_arm);
+  const auto cached = train("cached_cheap", cached_arm);
+  EXPECT_LT(largest_difference(plain, cached), 1e-5);
+  const auto& s = cached.stats_after;
+  // Epoch 2: the identity alone is frozen; running it costs nothing, so nothing is kept.
+  EXPECT_EQ(s[1].prefix_units, 1);
+  EXPECT_EQ(s[1].skipped, "0");
+  EXPECT_EQ(s[1].cached_examples, 0);
+  EXPECT_EQ(s[1].examples_computed, 0);
+  EXPECT_EQ(s[1].bytes, 0);
+  // Epoch 3: with the costly block frozen too, the prefix is kept (nothing to carry).
+  EXPECT_EQ(s[2].prefix_units, 2);
+  EXPECT_EQ(s[2].skipped, "");
+  EXPECT_EQ(s[2].examples_computed, kExamples);
+  EXPECT_EQ(s[2].cached_examples, kExamples);
+  EXPECT_EQ(s[2].bytes, kExamples * 256 * 4);
+  // Epoch 4: carried through the next unit and served.
+  EXPECT_EQ(s[3].examples_carried, kExamples);
+  EXPECT_EQ(s[3].examples_served, kExamples);
+  EXPECT_EQ(count_messages(cached.events, "not cached; it runs as before"), 1);
+  EXPECT_EQ(count_messages(cached.events, "storing and reading its output at least"), 2);
 }
 
 TEST(FrozenPrefixCache, BadIndicesAndUnitsAreRefusedNamingTheProblem) {

@@ -34,6 +34,13 @@
 /// batch in `verify_every` served from the cache is computed again and compared, so inputs that
 /// change between epochs (augmentation) turn it off. Either way it says so once (an event in
 /// the monitor's logs, and the console) and training goes on with the plain forward pass.
+///
+/// A prefix whose forward pass is cheaper than keeping its output is not cached
+/// (`skip_cheap_prefix`): at the first batch of a new prefix with nothing carried into it, the
+/// cache times the prefix's forward pass and the conversion of its output to the cache's type
+/// and back (what storing and reading it costs, at least), and when the forward pass is
+/// faster it runs the prefix as before until more layers freeze, and says so. A first conv
+/// layer with few input channels is such a prefix: its output is many times its input.
 
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -62,6 +69,10 @@ struct FrozenPrefixCacheOptions {
   /// beyond float16's (or float32's) rounding turns the cache off. 0: never check.
   /// Default 50, range [0, 2^30].
   LAYERWATCH_OPTION(int64_t, verify_every, range(0, int64_t{1} << 30)) = 50;
+  /// Leave a prefix uncached when its forward pass on a batch is faster than converting its
+  /// output to the cache's type and back (measured once per prefix, best of three each).
+  /// Default true.
+  LAYERWATCH_OPTION(bool, skip_cheap_prefix, AnyValue{}) = true;
   LAYERWATCH_OPTIONS_END();
 };
 
@@ -80,6 +91,9 @@ struct FrozenPrefixCacheStats {
   double largest_difference = 0;  ///< Largest relative difference those comparisons found.
   bool enabled = true;            ///< false once a check turned the cache off.
   std::string off_reason;         ///< Why it is off ("" while it is on).
+  /// The end of the prefix left uncached because running it is cheaper than keeping its
+  /// output (`skip_cheap_prefix`; "" when the prefix now is cached or there is none).
+  std::string skipped;
 };
 
 /// Caches the frozen prefix's outputs per training example. See the file comment.
@@ -124,6 +138,9 @@ class FrozenPrefixCache {
   void verify(const torch::Tensor& inputs, torch::Tensor& prefix_outputs);
   void turn_off(const std::string& reason);
   void announce(const std::string& message);
+  // skip_cheap_prefix: true when running the prefix on `inputs` is faster than storing and
+  // reading its output (said in the logs either way).
+  bool cheaper_to_run(const torch::Tensor& inputs);
 
   Monitor& monitor_;
   std::vector<Unit> units_;
@@ -134,6 +151,7 @@ class FrozenPrefixCache {
   torch::Tensor present_;  // examples, bool: whose row of storage_ is filled
   bool sized_ = false;     // the capacity at this prefix is known (from its first output)
   int64_t full_batches_served_ = 0;
+  bool judge_ = false;  // the next computed batch decides whether this prefix is worth caching
 };
 
 }  // namespace layerwatch
