@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
               data = fashion_mnist::kDefaultDir, config, log_dir;
   int epochs = 6, seed = 0, probe_size = 500, batch = 128, blas_threads = 1;
   int64_t train_subset = 0;
-  double lr = 0.05, linear_pace = 0;
+  double lr = 0.05, linear_pace = 0, cooldown_epochs = -1;
   bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
   bool linear_probe = false, class_logits = false, cache_frozen = false, cost_model = false;
   int64_t cache_budget_mib = 2048;
@@ -303,11 +303,16 @@ int main(int argc, char** argv) {
   std::string checkpoint_dir;
   std::vector<std::string> sinks;
   app.add_option("--policy", policy, "Freeze policy")
-      ->check(CLI::IsMember({"none", "linear", "adaptive", "drift"}));
+      ->check(CLI::IsMember({"none", "linear", "adaptive", "drift", "forecast"}));
   app.add_option("--linear-pace", linear_pace,
                  "linear policy: pace α, layer i of L frozen at min(1, α·i/L) of training (default "
                  "1, or the config's freeze.linear_pace)")
       ->check(CLI::Range(0.01, 10.0));
+  app.add_option("--cooldown-epochs", cooldown_epochs,
+                 "Every policy: cool a decided layer down over this many epochs (its steps "
+                 "scaled from 1 to 0), then freeze it (default 0, or the config's "
+                 "freeze.cooldown_epochs)")
+      ->check(CLI::Range(0.0, 100.0));
   app.add_flag("--cache-frozen", cache_frozen,
                "Keep the frozen layers' output per training image (float16), so later epochs "
                "skip their forward pass too (layerwatch::FrozenPrefixCache)");
@@ -416,6 +421,7 @@ int main(int argc, char** argv) {
     options.freeze().policy(layerwatch::parse_freeze_policy(policy));
     if (options.freeze().planned_epochs() == 0) options.freeze().planned_epochs(epochs);
     if (linear_pace > 0) options.freeze().linear_pace(linear_pace);
+    if (cooldown_epochs >= 0) options.freeze().cooldown_epochs(cooldown_epochs);
     options.log_dir(log_dir.empty() ? "layerwatch_logs/fashion_mnist_" + policy : log_dir);
     if (!sinks.empty()) options.sinks(sinks);
     if (linear_probe) options.analysis().probing().linear_probe(true);
@@ -448,6 +454,7 @@ int main(int argc, char** argv) {
   }
   const int64_t n = train.images.size(0);
   const int64_t steps_per_epoch = (n + batch - 1) / batch;
+  const int64_t total_steps = steps_per_epoch * epochs;
   // Lets probe.per_epoch space the probes of the first epoch too.
   if (options.probe().steps_per_epoch() == 0) options.probe().steps_per_epoch(steps_per_epoch);
   if (threads == 0) threads = layerwatch::threads_per_local_rank();
@@ -470,7 +477,9 @@ int main(int argc, char** argv) {
         model.module, probe, [&model](const torch::Tensor& chunk) { model.forward(chunk); },
         options);
     model.instrument(*monitor);
-    monitor->set_unit_chain(model.units());  // for the drift policy
+    monitor->set_unit_chain(model.units());  // for the drift and forecast policies
+    monitor->set_learning_rate_schedule(     // for the forecast policy
+        [&](int64_t s) { return learning_rate(lr_schedule, lr, s, total_steps); }, total_steps);
     monitor->attach_optimizer(optimizer);
     if (options.analysis().probing().linear_probe()) {
       monitor->set_probe_labels(test.labels.narrow(0, 0, probe_size));
@@ -545,7 +554,6 @@ int main(int argc, char** argv) {
   const auto agree_to_stop = [&] {
     stopped = monitor ? monitor->any_rank(g_interrupted) : g_interrupted.load();
   };
-  const int64_t total_steps = steps_per_epoch * epochs;
   if (rank0) {
     fmt::print(
         "fashion_mnist_freeze: policy {}, {} epochs, {} training images{}, batch {}, {} torch "
@@ -707,6 +715,7 @@ int main(int argc, char** argv) {
     out["cost_model"] = {{"units", units}, {"steps_s", std::round(modelled * 100) / 100}};
   }
   out["lr_schedule"] = lr_schedule;
+  out["cooldown_epochs"] = options.freeze().cooldown_epochs();
   if (cache) {
     const auto c = cache->stats();
     out["cache"] = {{"enabled", c.enabled},
