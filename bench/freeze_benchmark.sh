@@ -11,6 +11,7 @@
 #   bench/freeze_benchmark.sh --policies "none linear@0.6 linear@0.8 linear linear@1.2"   # F(α)
 #   bench/freeze_benchmark.sh --seeds 2 --append       # add runs to the earlier results
 #   bench/freeze_benchmark.sh --policies "none adaptive+cache"  # +cache: with --cache-frozen
+#   bench/freeze_benchmark.sh --policies "none forecast+cool"   # +cool: --cooldown-epochs 0.25
 #   bench/freeze_benchmark.sh --quick                  # seed 100, 2 epochs on 5000 images: a check
 #                                                      # of the pipeline, not a measurement
 #
@@ -60,11 +61,17 @@ for seed in $seeds; do
   for entry in $order; do
     label=${entry}
     variant=()
-    # "+cache": the same arm with the frozen-prefix cache.
-    if [[ "$entry" == *+cache ]]; then
-      entry=${entry%+cache}
-      variant+=(--cache-frozen)
-    fi
+    # Suffixes, in any order: "+cache", the same arm with the frozen-prefix cache; "+cool", with
+    # a cool-down of a quarter epoch before each freeze (--cooldown-epochs 0.25).
+    while [[ "$entry" == *+cache || "$entry" == *+cool ]]; do
+      if [[ "$entry" == *+cache ]]; then
+        entry=${entry%+cache}
+        variant+=(--cache-frozen)
+      else
+        entry=${entry%+cool}
+        variant+=(--cooldown-epochs 0.25)
+      fi
+    done
     # "policy" or "policy:CONFIG" (a variant with its own config, labelled by the file's name).
     policy=${entry%%:*}
     if [[ "$entry" == *:* ]]; then

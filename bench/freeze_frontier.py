@@ -21,8 +21,15 @@ def label(run):
     return run.get("label", run.get("policy", "?"))
 
 
+def family(name):
+    """The frontier an arm is measured against: "+cache" arms against the fixed schedules run
+    with the cache ("linear@α+cache"), the others against the plain ones."""
+    return "+cache" if name.endswith("+cache") else ""
+
+
 def pace(name):
-    """α of a fixed-schedule arm ("linear" is 1), or None for any other arm."""
+    """α of a fixed-schedule arm ("linear" is 1; "+cache" allowed), or None for any other arm."""
+    name = name[:-len(family(name))] if family(name) else name
     if name == "linear":
         return 1.0
     if name.startswith("linear@") and "+" not in name and ":" not in name:
@@ -54,20 +61,20 @@ def analyse(runs):
         for name, r in by_label.items():
             points.setdefault(name, []).append(
                 (seed, r["wall_s"] / base["wall_s"], r["test_acc"] - base["test_acc"]))
-    frontier = {}  # seed -> [(ratio, difference)] of the fixed schedules, by cost
+    frontier = {}  # (seed, family) -> [(ratio, difference)] of the fixed schedules, by cost
     for name, ps in points.items():
         if pace(name) is not None:
             for seed, x, y in ps:
-                frontier.setdefault(seed, []).append((x, y))
-    for seed in frontier:
-        frontier[seed].sort()
+                frontier.setdefault((seed, family(name)), []).append((x, y))
+    for key in frontier:
+        frontier[key].sort()
     margins = {}
     for name, ps in points.items():
         if pace(name) is not None or name == "none":
             continue
         values = []
         for seed, x, y in ps:
-            f = interpolate(frontier.get(seed, []), x)
+            f = interpolate(frontier.get((seed, family(name)), []), x)
             if f is not None:
                 values.append(y - f)
         margins[name] = values
@@ -107,12 +114,14 @@ def page(runs, title):
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in ps)
         svg.append(f'<polyline points="{path}" fill="none" stroke="#999" stroke-width="1" '
                    f'stroke-dasharray="3,3"/>')
-    fixed = [n for n in names if pace(n) is not None]
-    mean_front = sorted((statistics.mean(x for _, x, _ in points[n]),
-                         statistics.mean(y for _, _, y in points[n])) for n in fixed)
-    if mean_front:
+    for kind in sorted({family(n) for n in names if pace(n) is not None}):
+        fixed = [n for n in names if pace(n) is not None and family(n) == kind]
+        mean_front = sorted((statistics.mean(x for _, x, _ in points[n]),
+                             statistics.mean(y for _, _, y in points[n])) for n in fixed)
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in mean_front)
-        svg.append(f'<polyline points="{path}" fill="none" stroke="#444" stroke-width="2"/>')
+        dashes = ' stroke-dasharray="8,3"' if kind else ""
+        svg.append(f'<polyline points="{path}" fill="none" stroke="#444" stroke-width="2"'
+                   f'{dashes}/>')
     legend_y = pad
     for i, name in enumerate(names):
         colour = colours[i % len(colours)]
@@ -141,8 +150,9 @@ def page(runs, title):
             margin, verdict = "", f"F(α), α = {pace(name):g}"
         elif name == "none":
             margin, verdict = "", "the baseline"
-        elif not frontier:
-            margin, verdict = "no fixed schedules (linear@α) in these runs", ""
+        elif not any(kind == family(name) for _, kind in frontier):
+            margin = f"no fixed schedules (linear@α{family(name)}) in these runs"
+            verdict = ""
         else:
             margin, verdict = "outside the fixed schedules' range", ""
         rows.append(f"<tr><td>{html.escape(name)}</td><td>{len(ps)}</td><td>{ratio:.3f}</td>"
@@ -156,8 +166,9 @@ td:first-child{{text-align:left}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{first.get('model', 'cnn')}, {first.get('epochs', '?')} epochs, {first.get('train_images', '?')}
 training images, learning rate {first.get('lr_schedule', 'cosine')}; seeds {', '.join(map(str, seeds))}.
-Small dots: one run; large dots: the mean over seeds. Dashed: each seed's fixed-schedule frontier
-F(α); solid: the mean frontier.</p>
+Small dots: one run; large dots: the mean over seeds. Thin dashed: each seed's fixed-schedule
+frontier F(α); thick: the mean frontier (long dashes: the schedules run with the frozen-prefix
+cache, which "+cache" arms are measured against).</p>
 {''.join(svg)}
 <h2>Arms</h2>
 <table><tr><th>arm</th><th>seeds</th><th>time / none</th><th>accuracy − none</th>

@@ -35,6 +35,11 @@ for seed in (1, 2, 3, 4):
     runs.append({"label": "mixed", "seed": seed, "wall_s": 140.0,
                  "test_acc": 93 - 0.2 + 0.01 * seed + (0.2 if seed % 2 == 0 else -0.2)})
     runs.append({"label": "cheap", "seed": seed, "wall_s": 60.0, "test_acc": 92.0})
+    # The schedules with the cache, cheaper: (0.4, -0.6), (0.5, -0.4). "fast+cache" at 0.45
+    # (F = -0.5) with -0.45: +0.05 over them, though below the plain schedules' range.
+    for arm, (x, y) in {"linear@0.6+cache": (0.4, -0.6), "linear@0.8+cache": (0.5, -0.4)}.items():
+        runs.append({"label": arm, "seed": seed, "wall_s": 200 * x, "test_acc": 93 + y})
+    runs.append({"label": "fast+cache", "seed": seed, "wall_s": 90.0, "test_acc": 93 - 0.45})
 results = os.path.join(work, "results.jsonl")
 with open(results, "w") as f:
     for r in runs:
@@ -62,6 +67,11 @@ check("cheap: no margin outside the schedules' range",
       cells("cheap")[3:4] == ["outside the fixed schedules' range"], cells("cheap"))
 check("the fixed schedules are F(α)", cells("linear@0.8")[-1:] == ["F(α), α = 0.8"],
       cells("linear@0.8"))
+check("a +cache arm is measured against the schedules with the cache",
+      cells("fast+cache")[3:4] and cells("fast+cache")[3].startswith("+0.05")
+      and cells("fast+cache")[-1] == "dominates", cells("fast+cache"))
+check("the schedules with the cache are F(α) too",
+      cells("linear@0.6+cache")[-1:] == ["F(α), α = 0.6"], cells("linear@0.6+cache"))
 check("a plot with one point per run", text.count('r="3"') == len(runs), text.count('r="3"'))
 check("self-contained", "<svg" in text and "src=" not in text and "href=" not in text)
 
