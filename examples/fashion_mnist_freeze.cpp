@@ -725,6 +725,11 @@ int main(int argc, char** argv) {
                     {"computed", c.examples_computed},
                     {"carried", c.examples_carried},
                     {"verified", c.batches_verified},
+                    {"seconds",
+                     {{"compute", std::round(c.compute_seconds * 100) / 100},
+                      {"store", std::round(c.store_seconds * 100) / 100},
+                      {"read", std::round(c.read_seconds * 100) / 100},
+                      {"carry", std::round(c.carry_seconds * 100) / 100}}},
                     {"largest_difference", c.largest_difference}};
     if (!c.enabled) out["cache"]["off_reason"] = c.off_reason;
   }

@@ -15,6 +15,21 @@
 namespace layerwatch {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// Adds the time from its construction to its end to `total`.
+class AddTime {
+ public:
+  explicit AddTime(double& total) : total_(total), start_(Clock::now()) {}
+  ~AddTime() { total_ += std::chrono::duration<double>(Clock::now() - start_).count(); }
+  AddTime(const AddTime&) = delete;
+  AddTime& operator=(const AddTime&) = delete;
+
+ private:
+  double& total_;
+  Clock::time_point start_;
+};
+
 // Cached outputs carried through newly frozen units this many at a time.
 constexpr int64_t kCarryChunk = 512;
 
@@ -102,11 +117,13 @@ torch::Tensor FrozenPrefixCache::run(int64_t first, int64_t last, torch::Tensor 
   return x;
 }
 
-torch::Tensor FrozenPrefixCache::cached_rows(const torch::Tensor& indices) const {
+torch::Tensor FrozenPrefixCache::cached_rows(const torch::Tensor& indices) {
+  AddTime timed(stats_.read_seconds);
   return storage_.index_select(0, indices).to(torch::kFloat);
 }
 
 void FrozenPrefixCache::store_rows(const torch::Tensor& indices, const torch::Tensor& outputs) {
+  AddTime timed(stats_.store_seconds);
   if (!sized_) {
     sized_ = true;
     // The first output at this prefix gives the shape, and so the budget's capacity.
@@ -167,7 +184,6 @@ void FrozenPrefixCache::turn_off(const std::string& reason) {
 
 bool FrozenPrefixCache::cheaper_to_run(const torch::Tensor& inputs) {
   torch::NoGradGuard no_grad;
-  using Clock = std::chrono::steady_clock;
   const auto best_of_three = [](const auto& work) {
     double best = std::numeric_limits<double>::infinity();
     for (int i = 0; i < 3; ++i) {
@@ -212,6 +228,7 @@ void FrozenPrefixCache::move_to_prefix(int64_t units) {
   // the examples come. (A shorter one only happens with a new monitor state; it refills.)
   if (units <= old_units || !old_storage.defined() || old_rows.numel() == 0) return;
   torch::NoGradGuard no_grad;
+  AddTime timed(stats_.carry_seconds);
   for (int64_t first = 0; first < old_rows.numel(); first += kCarryChunk) {
     const auto rows = old_rows.narrow(0, first, std::min(kCarryChunk, old_rows.numel() - first));
     const auto outputs = run(old_units, units, old_storage.index_select(0, rows).to(torch::kFloat));
@@ -288,13 +305,20 @@ torch::Tensor FrozenPrefixCache::forward(const torch::Tensor& inputs,
       const int64_t every = options_.verify_every();
       if (every > 0 && ++full_batches_served_ % every == 0) verify(inputs, prefix_outputs);
     } else if (hits == 0) {
-      prefix_outputs = run(0, units, inputs);
+      {
+        AddTime timed(stats_.compute_seconds);
+        prefix_outputs = run(0, units, inputs);
+      }
       stats_.examples_computed += batch;
       store_rows(indices, prefix_outputs);
     } else {
       const auto hit_at = hit.nonzero().squeeze(1),
                  miss_at = hit.logical_not().nonzero().squeeze(1);
-      const auto computed = run(0, units, inputs.index_select(0, miss_at));
+      torch::Tensor computed;
+      {
+        AddTime timed(stats_.compute_seconds);
+        computed = run(0, units, inputs.index_select(0, miss_at));
+      }
       stats_.examples_computed += miss_at.numel();
       stats_.examples_served += hit_at.numel();
       store_rows(indices.index_select(0, miss_at), computed);

@@ -88,6 +88,11 @@ struct FrozenPrefixCacheStats {
                                   ///< when the budget allowed).
   int64_t examples_carried = 0;   ///< Cached outputs carried through newly frozen units.
   int64_t batches_verified = 0;   ///< Batches recomputed and compared.
+  /// Where the cache's time went (seconds, summed over the run): running the frozen prefix on
+  /// examples it did not serve, storing outputs (conversion and copy into the cache, the first
+  /// touch of its memory included), reading them back, and carrying them through newly frozen
+  /// units (whose storing counts in `store_seconds` too).
+  double compute_seconds = 0, store_seconds = 0, read_seconds = 0, carry_seconds = 0;
   double largest_difference = 0;  ///< Largest relative difference those comparisons found.
   bool enabled = true;            ///< false once a check turned the cache off.
   std::string off_reason;         ///< Why it is off ("" while it is on).
@@ -133,7 +138,7 @@ class FrozenPrefixCache {
   void move_to_prefix(int64_t units);
   std::string nondeterministic_module(int64_t units) const;
   torch::Tensor run(int64_t first, int64_t last, torch::Tensor x);
-  torch::Tensor cached_rows(const torch::Tensor& indices) const;
+  torch::Tensor cached_rows(const torch::Tensor& indices);
   void store_rows(const torch::Tensor& indices, const torch::Tensor& outputs);
   void verify(const torch::Tensor& inputs, torch::Tensor& prefix_outputs);
   void turn_off(const std::string& reason);
