@@ -142,8 +142,10 @@ def page(runs, title):
         ratio = statistics.mean(x for _, x, _ in ps)
         diff = statistics.mean(y for _, _, y in ps)
         m = margins.get(name)
-        if m:
-            lo, hi = paired_bootstrap(m) if len(m) > 1 else (m[0], m[0])
+        if m and len(m) == 1:
+            margin, verdict = f"{m[0]:+.2f}, 1 seed", "one seed: no interval, no verdict"
+        elif m:
+            lo, hi = paired_bootstrap(m)
             verdict = "dominates" if lo > 0 else ("below" if hi < 0 else "on the frontier")
             margin = f"{statistics.mean(m):+.2f} ({lo:+.2f} – {hi:+.2f}), {len(m)} seeds"
         elif pace(name) is not None:

@@ -40,6 +40,8 @@ for seed in (1, 2, 3, 4):
     for arm, (x, y) in {"linear@0.6+cache": (0.4, -0.6), "linear@0.8+cache": (0.5, -0.4)}.items():
         runs.append({"label": arm, "seed": seed, "wall_s": 200 * x, "test_acc": 93 + y})
     runs.append({"label": "fast+cache", "seed": seed, "wall_s": 90.0, "test_acc": 93 - 0.45})
+    if seed == 1:  # run on one seed only: a margin, but no interval and no verdict
+        runs.append({"label": "single", "seed": seed, "wall_s": 130.0, "test_acc": 93.0})
 results = os.path.join(work, "results.jsonl")
 with open(results, "w") as f:
     for r in runs:
@@ -72,6 +74,9 @@ check("a +cache arm is measured against the schedules with the cache",
       and cells("fast+cache")[-1] == "dominates", cells("fast+cache"))
 check("the schedules with the cache are F(α) too",
       cells("linear@0.6+cache")[-1:] == ["F(α), α = 0.6"], cells("linear@0.6+cache"))
+check("one seed: a margin without a verdict",
+      cells("single")[3:] == ["+0.29, 1 seed", "one seed: no interval, no verdict"],
+      cells("single"))
 check("a plot with one point per run", text.count('r="3"') == len(runs), text.count('r="3"'))
 check("self-contained", "<svg" in text and "src=" not in text and "href=" not in text)
 
