@@ -27,6 +27,8 @@ import os
 import re
 import sys
 
+from freeze_summary import load
+
 DRIFT = re.compile(r"^drift per unit of learning rate: (.*)$")
 FORECAST = re.compile(r"^forecast similarity to the final output \(learning rate still to come "
                       r"([^)]*)\): (.*)$")
@@ -41,18 +43,6 @@ def pairs(text):
     return out
 
 
-def read_jsonl(path):
-    rows = []
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    print(f"{path}:{number}: skipped, not a JSON line ({e})", file=sys.stderr)
-    return rows
-
-
 def read_run(directory):
     """Probe passes [(step, epoch, B, {unit: drift})] and {(unit, step): svcca to final}."""
     events = os.path.join(directory, "events.jsonl")
@@ -60,7 +50,7 @@ def read_run(directory):
         raise SystemExit(f"forecast_calibration.py: {events} does not exist; give the log "
                          "directory of a run of the example with --policy forecast")
     drift_at, to_come_at, epoch_at = {}, {}, {}
-    for e in read_jsonl(events):
+    for e in load(events):
         if e.get("event") != "note":
             continue
         message = e.get("message", "")
@@ -77,7 +67,7 @@ def read_run(directory):
     final = {}
     convergence = os.path.join(directory, "convergence.jsonl")
     if os.path.exists(convergence):
-        for r in read_jsonl(convergence):
+        for r in load(convergence):
             if r.get("reference") == "final" and not r.get("reference_layer") and \
                     isinstance(r.get("value"), (int, float)):
                 final[(r["layer"], r["step"])] = r["value"]

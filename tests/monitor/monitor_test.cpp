@@ -4,7 +4,9 @@
 #include "layerwatch/torch/monitor.h"
 
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include <array>
 
 #include <filesystem>
 #include <fstream>
@@ -492,82 +494,66 @@ TEST(MonitorFreezing, WaitingForDecisionsFreezesAtTheProbeStepAndRepeatsExactly)
   }
 }
 
-TEST(MonitorFreezing, DriftIsEachUnitsOwnChangeOnItsStoredInputPerUnitOfLearningRate) {
+// Three bias-free linear units as a chain, probed at steps 5 and 10 with learning rate 0.1 (no
+// training: the weights move only by `scales`, applied to the units' weights after step 5).
+// Each unit runs on its input of step 5, so its drift is its own change / 0.5 (the rate summed
+// over steps 6–10), whatever its input did. Returns the notes that start with `prefix` and the
+// units frozen after step 10.
+std::pair<std::vector<std::string>, std::vector<std::string>> run_three_unit_chain(
+    const std::string& name, FreezeOptions freeze, const std::array<double, 3>& scales,
+    const std::string& prefix, bool schedule = false) {
   torch::manual_seed(4);
   const auto linear = [] { return torch::nn::Linear(torch::nn::LinearOptions(4, 4).bias(false)); };
-  auto first = linear(), second = linear(), third = linear();
-  torch::nn::Sequential model(first, second, third);
+  std::array<torch::nn::Linear, 3> units = {linear(), linear(), linear()};
+  torch::nn::Sequential model(units[0], units[1], units[2]);
   auto recorder = std::make_shared<RecordingSink>();
   Monitor monitor(model, torch::randn({32, 4}),
-                  quiet("drift")
-                      .probe(quiet_probe().every_n_steps(5))
-                      .freeze(FreezeOptions().policy(FreezePolicyKind::kDrift).min_epochs(100)),
-                  {recorder});
+                  quiet(name).probe(quiet_probe().every_n_steps(5)).freeze(freeze), {recorder});
   monitor.watch(model);
   monitor.set_unit_chain(FrozenPrefixCache::units_of(model, ""));
+  // 0.1 per step for 20 steps: at step 10, steps 10–19 are still to come, 1.0 in all.
+  if (schedule) monitor.set_learning_rate_schedule([](int64_t) { return 0.1; }, 20);
   torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
   monitor.attach_optimizer(optimizer);
   for (int step = 1; step <= 10; ++step) {
     if (step == 6) {
-      // After the probe at step 5: unit 0 doubles, unit 1 grows by 10 %, unit 2 stays. Each
-      // unit runs on its input of step 5, so unit 1's change is 0.1 and unit 2's is 0 although
-      // their inputs changed; the learning rate summed over steps 6–10 is 0.5.
       torch::NoGradGuard no_grad;
-      first->weight.mul_(2.0);
-      second->weight.mul_(1.1);
+      for (size_t k = 0; k < units.size(); ++k) units[k]->weight.mul_(scales[k]);
     }
     monitor.step();
   }
   monitor.finish();
-  std::vector<std::string> drift;
+  std::vector<std::string> notes;
   for (const auto& e : recorder->events) {
-    if (e.message.rfind("drift per unit of learning rate", 0) == 0) drift.push_back(e.message);
+    if (e.kind == MonitorEvent::Kind::kNote && e.message.rfind(prefix, 0) == 0)
+      notes.push_back(e.message);
   }
+  return {notes, monitor.frozen_layers()};
+}
+
+TEST(MonitorFreezing, DriftIsEachUnitsOwnChangeOnItsStoredInputPerUnitOfLearningRate) {
+  // Unit 0 doubles, unit 1 grows by 10 %, unit 2 stays (although its input changed).
+  const auto [drift, frozen] = run_three_unit_chain(
+      "drift", FreezeOptions().policy(FreezePolicyKind::kDrift).min_epochs(100), {2.0, 1.1, 1.0},
+      "drift per unit of learning rate");
   ASSERT_EQ(drift.size(), 1u);  // the probe at step 5 had no earlier one
   EXPECT_EQ(drift[0], "drift per unit of learning rate: 0 2, 1 0.2, 2 0");
 }
 
 TEST(MonitorFreezing, ForecastIsOneMinusDriftTimesTheLearningRateStillToCome) {
-  torch::manual_seed(4);
-  const auto linear = [] { return torch::nn::Linear(torch::nn::LinearOptions(4, 4).bias(false)); };
-  auto first = linear(), second = linear(), third = linear();
-  torch::nn::Sequential model(first, second, third);
-  auto recorder = std::make_shared<RecordingSink>();
-  Monitor monitor(model, torch::randn({32, 4}),
-                  quiet("forecast")
-                      .probe(quiet_probe().every_n_steps(5))
-                      .freeze(FreezeOptions()
-                                  .policy(FreezePolicyKind::kForecast)
-                                  .forecast_similarity(0.9)
-                                  .min_epochs(0)),
-                  {recorder});
-  monitor.watch(model);
-  monitor.set_unit_chain(FrozenPrefixCache::units_of(model, ""));
-  // 0.1 per step for 20 steps: at step 10, steps 10–19 are still to come, 1.0 in all.
-  monitor.set_learning_rate_schedule([](int64_t) { return 0.1; }, 20);
-  torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.1));
-  monitor.attach_optimizer(optimizer);
-  for (int step = 1; step <= 10; ++step) {
-    if (step == 6) {
-      // Unit 1 grows by 10 % (drift 0.2 per unit of rate), unit 2 by 2 % (0.04).
-      torch::NoGradGuard no_grad;
-      second->weight.mul_(1.1);
-      third->weight.mul_(1.02);
-    }
-    monitor.step();
-  }
-  monitor.finish();
-  std::vector<std::string> forecasts;
-  for (const auto& e : recorder->events) {
-    if (e.kind == MonitorEvent::Kind::kNote && e.message.rfind("forecast similarity", 0) == 0)
-      forecasts.push_back(e.message);
-  }
+  // Unit 1 grows by 10 % (drift 0.2 per unit of rate), unit 2 by 2 % (0.04).
+  const auto [forecasts, frozen] = run_three_unit_chain(
+      "forecast",
+      FreezeOptions().policy(FreezePolicyKind::kForecast).forecast_similarity(0.9).min_epochs(0),
+      {1.0, 1.1, 1.02}, "forecast similarity", true);
   ASSERT_EQ(forecasts.size(), 1u);
   EXPECT_EQ(forecasts[0],
             "forecast similarity to the final output (learning rate still to come 1): "
             "0 1.0000, 1 0.8000, 2 0.9600");
   // Unit 0 is forecast not to move and freezes; unit 1 (0.8 < 0.9) holds back unit 2.
-  EXPECT_EQ(monitor.frozen_layers(), std::vector<std::string>{"0"});
+  EXPECT_EQ(frozen, std::vector<std::string>{"0"});
+  torch::nn::Sequential model(torch::nn::Linear(4, 4));
+  Monitor monitor(model, torch::randn({8, 4}), quiet("forecast_schedule"));
   EXPECT_THROW(monitor.set_learning_rate_schedule(nullptr, 5), std::invalid_argument);
   EXPECT_THROW(monitor.set_learning_rate_schedule([](int64_t) { return 0.1; }, 0),
                std::invalid_argument);
