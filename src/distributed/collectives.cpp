@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <sstream>
+#include <thread>
 
 namespace layerwatch::detail {
 namespace {
@@ -28,6 +30,16 @@ bool process_has_exited(pid_t pid) {
   if (name_end == std::string::npos || name_end + 2 >= text.size()) return false;
   const char state = text[name_end + 2];
   return state == 'Z' || state == 'X';
+}
+
+// A killed process closes its sockets before it becomes a zombie, so a peer can see the
+// connection reset while the process still looks alive: wait for it until `until`.
+bool process_exits_by(pid_t pid, std::chrono::steady_clock::time_point until) {
+  while (!process_has_exited(pid)) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 std::vector<uint8_t> bytes_of(const std::string& s) { return {s.begin(), s.end()}; }
@@ -128,6 +140,7 @@ std::string Collectives::diagnose() {
   std::vector<std::string> exited, stopped, gave_up;
   try {
     store_->setTimeout(std::chrono::seconds(5));
+    const auto patience = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     for (int r = 0; r < size_; ++r) {
       if (r == rank_) continue;
       const bool noted = store_->check({key("failed", r)});
@@ -139,11 +152,15 @@ std::string Collectives::diagnose() {
       std::string host;
       pid_t pid = 0;
       identity >> host >> pid;
-      if (host == here && pid > 0 && process_has_exited(pid)) {
+      const int64_t at = std::stoll(string_of(store_->get(key("progress", r))));
+      // Only a peer behind this rank can be the one that failed; one that is mid-exit gets up
+      // to a second (shared by all peers) to finish.
+      const bool here_and_known = host == here && pid > 0;
+      if (here_and_known &&
+          (at < sequence_ ? process_exits_by(pid, patience) : process_has_exited(pid))) {
         exited.push_back(fmt::format("rank {} (pid {}) has exited", r, pid));
         continue;
       }
-      const int64_t at = std::stoll(string_of(store_->get(key("progress", r))));
       if (at < sequence_) {
         stopped.push_back(fmt::format(
             "rank {} stopped answering (it is at collective {}, this rank at {}): it hangs or "
