@@ -17,12 +17,14 @@ and from convergence.jsonl the unit's SVCCA similarity to its own final snapshot
 step (the "final" records finish() writes). For each candidate κ it prints, per unit, the first
 epoch at which F_i ≥ κ and R_i and the final similarity there; over every pass, how often the
 forecast was optimistic (F_i > R_i). A κ is calibrated when it is not optimistic at the passes
-where it would freeze.
+where it would freeze. Per unit it also fits how its change per window goes with the window's
+mean rate (D ∝ m^p, from epoch 2 on): the forecast assumes p = 1.
 
     python3 bench/forecast_calibration.py RUN_DIR [RUN_DIR ...] [--kappa 0.8,0.9,0.95]
 """
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -92,6 +94,31 @@ def table(passes, final):
     return out
 
 
+def rate_exponents(passes, skip_epochs=1):
+    """Per unit: the exponent p of its change per window against the window's mean rate,
+    D ∝ m^p, fitted by least squares in log-log over the windows that start after
+    `skip_epochs` epochs (the first epoch's transient left out). p = 1: the unit changes in
+    proportion to the rate (what the forecast assumes); p = 0.5: as its square root."""
+    out = {}
+    for unit in passes[0][3]:
+        xs, ys = [], []
+        for j in range(1, len(passes)):
+            spent = passes[j - 1][2] - passes[j][2]
+            steps = passes[j][0] - passes[j - 1][0]
+            r = passes[j][3].get(unit, float("nan"))
+            if passes[j - 1][1] < skip_epochs or spent <= 0 or steps <= 0 or not r > 0:
+                continue
+            xs.append(math.log(spent / steps))
+            ys.append(math.log(r * spent))
+        if len(xs) < 3 or max(xs) - min(xs) < 1e-9:
+            out[unit] = None
+            continue
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        out[unit] = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / \
+            sum((x - mx) ** 2 for x in xs)
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", help="log directories of forecast runs")
@@ -115,6 +142,9 @@ def main():
                 svcca = "-" if hit[4] is None else f"{hit[4]:.3f}"
                 print(f"| {kappa} | {unit} | {hit[1]} (step {hit[0]}) | {hit[2]:.3f} | "
                       f"{hit[3]:.3f} | {svcca} |")
+        exponents = rate_exponents(passes)
+        print("\nchange per window ∝ (mean rate in it)^p, from epoch 2 on: " + ", ".join(
+            f"{unit} {'-' if p is None else f'{p:.2f}'}" for unit, p in exponents.items()))
         for rows in per_unit.values():
             for row in rows[:-1]:  # the last pass has nothing left to realise
                 total += 1
