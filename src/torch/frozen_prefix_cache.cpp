@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "layerwatch/torch/monitor.h"
+#include "torch/row_copy.h"
 
 namespace layerwatch {
 namespace {
@@ -119,7 +120,7 @@ torch::Tensor FrozenPrefixCache::run(int64_t first, int64_t last, torch::Tensor 
 
 torch::Tensor FrozenPrefixCache::cached_rows(const torch::Tensor& indices) {
   AddTime timed(stats_.read_seconds);
-  return storage_.index_select(0, indices).to(torch::kFloat);
+  return detail::gather_rows(storage_, indices).to(torch::kFloat);
 }
 
 void FrozenPrefixCache::store_rows(const torch::Tensor& indices, const torch::Tensor& outputs) {
@@ -160,8 +161,10 @@ void FrozenPrefixCache::store_rows(const torch::Tensor& indices, const torch::Te
   if (stats_.capacity == 0) return;
   const auto keep = indices.lt(stats_.capacity).nonzero().squeeze(1);
   if (keep.numel() == 0) return;
-  const auto rows = indices.index_select(0, keep);
-  storage_.index_copy_(0, rows, outputs.index_select(0, keep).to(storage_.scalar_type()));
+  const bool all = keep.numel() == indices.numel();
+  const auto rows = all ? indices : indices.index_select(0, keep);
+  const auto kept = all ? outputs : outputs.index_select(0, keep);
+  detail::scatter_rows(storage_, rows, kept.to(storage_.scalar_type()).contiguous());
   present_.index_fill_(0, rows, true);
   stats_.cached_examples += keep.numel();
 }
@@ -196,10 +199,13 @@ bool FrozenPrefixCache::cheaper_to_run(const torch::Tensor& inputs) {
   torch::Tensor outputs;
   const double running = best_of_three([&] { outputs = run(0, stats_.prefix_units, inputs); });
   const auto dtype = options_.float16() ? torch::kHalf : outputs.scalar_type();
+  // Storing and reading the batch as the cache does, in a table whose memory is already touched
+  // (the first touch of the cache's memory comes on top, spread over the first epoch).
+  auto table = torch::zeros(outputs.sizes(), outputs.options().dtype(dtype));
+  const auto rows = torch::arange(inputs.size(0) - 1, -1, -1, torch::kLong);
   const double keeping = best_of_three([&] {
-    // to() of the same type returns the tensor itself; a copy is what storing costs then.
-    const auto stored = dtype == outputs.scalar_type() ? outputs.clone() : outputs.to(dtype);
-    (void)stored.to(torch::kFloat, false, true);
+    detail::scatter_rows(table, rows, outputs.to(dtype).contiguous());
+    (void)detail::gather_rows(table, rows).to(torch::kFloat);
   });
   const bool cheaper = running < keeping;
   announce(fmt::format(
@@ -231,7 +237,8 @@ void FrozenPrefixCache::move_to_prefix(int64_t units) {
   AddTime timed(stats_.carry_seconds);
   for (int64_t first = 0; first < old_rows.numel(); first += kCarryChunk) {
     const auto rows = old_rows.narrow(0, first, std::min(kCarryChunk, old_rows.numel() - first));
-    const auto outputs = run(old_units, units, old_storage.index_select(0, rows).to(torch::kFloat));
+    const auto outputs =
+        run(old_units, units, detail::gather_rows(old_storage, rows).to(torch::kFloat));
     store_rows(rows, outputs);
     stats_.examples_carried += rows.numel();
     if (stats_.capacity == 0) break;
@@ -325,8 +332,8 @@ torch::Tensor FrozenPrefixCache::forward(const torch::Tensor& inputs,
       auto shape = computed.sizes().vec();
       shape[0] = batch;
       prefix_outputs = torch::empty(shape, computed.options());
-      prefix_outputs.index_copy_(0, miss_at, computed);
-      prefix_outputs.index_copy_(0, hit_at, cached_rows(indices.index_select(0, hit_at)));
+      detail::scatter_rows(prefix_outputs, miss_at, computed.contiguous());
+      detail::scatter_rows(prefix_outputs, hit_at, cached_rows(indices.index_select(0, hit_at)));
     }
   }
   return run(units, total, prefix_outputs);

@@ -37,10 +37,16 @@
 ///
 /// A prefix whose forward pass is cheaper than keeping its output is not cached
 /// (`skip_cheap_prefix`): at the first batch of a new prefix with nothing carried into it, the
-/// cache times the prefix's forward pass and the conversion of its output to the cache's type
-/// and back (what storing and reading it costs, at least), and when the forward pass is
-/// faster it runs the prefix as before until more layers freeze, and says so. A first conv
-/// layer with few input channels is such a prefix: its output is many times its input.
+/// cache times the prefix's forward pass and storing and reading the batch's output as it does
+/// (converted to the cache's type, copied into and out of memory already touched: the first
+/// touch of the cache's memory comes on top), and when the forward pass is faster it runs the
+/// prefix as before until more layers freeze, and says so. A first conv layer with few input
+/// channels is such a prefix: its output is many times its input.
+///
+/// Rows are stored and read with whole-row copies (storing takes 0.56-0.60× the time of
+/// LibTorch 1.13's index_copy_ into a float16 table: bench/cache_store_bench.cpp). Filling the
+/// cache's memory the first time costs more than either on a virtual machine whose host backs
+/// fresh memory on first touch; `FrozenPrefixCacheStats::store_seconds` shows it.
 
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -69,9 +75,8 @@ struct FrozenPrefixCacheOptions {
   /// beyond float16's (or float32's) rounding turns the cache off. 0: never check.
   /// Default 50, range [0, 2^30].
   LAYERWATCH_OPTION(int64_t, verify_every, range(0, int64_t{1} << 30)) = 50;
-  /// Leave a prefix uncached when its forward pass on a batch is faster than converting its
-  /// output to the cache's type and back (measured once per prefix, best of three each).
-  /// Default true.
+  /// Leave a prefix uncached when its forward pass on a batch is faster than storing and
+  /// reading its output (measured once per prefix, best of three each). Default true.
   LAYERWATCH_OPTION(bool, skip_cheap_prefix, AnyValue{}) = true;
   LAYERWATCH_OPTIONS_END();
 };
