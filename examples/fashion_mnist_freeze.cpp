@@ -299,6 +299,7 @@ int main(int argc, char** argv) {
   bool eval_each_epoch = false, no_monitor = false, huge_pages = true, resume = false;
   bool linear_probe = false, class_logits = false, cache_frozen = false, cost_model = false;
   int64_t cache_budget_mib = 2048;
+  bool cache_every_prefix = false;
   int nproc = 1, threads = 0, timeout_s = 300;
   std::string checkpoint_dir;
   std::vector<std::string> sinks;
@@ -319,6 +320,10 @@ int main(int argc, char** argv) {
   app.add_option("--cache-budget", cache_budget_mib,
                  "--cache-frozen: most memory the cached outputs take, in MiB (default 2048)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  app.add_flag("--cache-every-prefix", cache_every_prefix,
+               "--cache-frozen: cache a frozen prefix even when running it is faster than "
+               "storing and reading its output (FrozenPrefixCacheOptions::skip_cheap_prefix "
+               "false; the choice otherwise depends on timing)");
   app.add_option("--model", model_name,
                  "cnn: four conv blocks and two linear layers (Sequentials, watched); resnet: a "
                  "stem, three residual blocks and a linear head (a custom module with taps)")
@@ -500,8 +505,9 @@ int main(int argc, char** argv) {
   if (cache_frozen) {
     cache = std::make_unique<layerwatch::FrozenPrefixCache>(
         *monitor, model.units(), n,
-        layerwatch::FrozenPrefixCacheOptions().memory_budget(
-            static_cast<std::size_t>(cache_budget_mib) << 20));
+        layerwatch::FrozenPrefixCacheOptions()
+            .memory_budget(static_cast<std::size_t>(cache_budget_mib) << 20)
+            .skip_cheap_prefix(!cache_every_prefix));
   }
   std::vector<unit_costs::UnitCost> costs;
   if (cost_model) {

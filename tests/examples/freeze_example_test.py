@@ -159,10 +159,11 @@ check("--sink run: no console table", "learning dynamics" not in r.stdout, r.std
 # cache and the step schedule: the linear schedule over five units freezes stem after epoch 1,
 # block1 and block2 after epoch 2 and block3 after epoch 3, so epoch 2 computes and keeps every
 # image's stem output, and epoch 3 carries it through block1 and block2 and serves it.
+# (--cache-every-prefix: whether the stem alone is worth caching is a matter of timing.)
 resnet = os.path.join(work, "resnet")
 r = run("--data", data, "--model", "resnet", "--policy", "linear", "--epochs", "3",
-        "--train-subset", "1000", "--cache-frozen", "--lr-schedule", "step", "--sink", "jsonl",
-        "--log-dir", resnet)
+        "--train-subset", "1000", "--cache-frozen", "--cache-every-prefix", "--lr-schedule",
+        "step", "--sink", "jsonl", "--log-dir", resnet)
 check("resnet + cache: exit 0", r.returncode == 0, r.stderr[-800:])
 line = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
 cache = line.get("cache", {})
