@@ -25,6 +25,12 @@ inline bool rows_are_plain(const torch::Tensor& table, const torch::Tensor& rows
          table.sizes().slice(1) == batch.sizes().slice(1);
 }
 
+/// Bytes of one row (all but the first dimension) of a contiguous tensor.
+inline size_t bytes_per_row(const torch::Tensor& t) {
+  return static_cast<size_t>(t.numel() / std::max<int64_t>(t.size(0), 1) *
+                             static_cast<int64_t>(t.element_size()));
+}
+
 /// table[rows[i]] = batch[i] for every i. Indices must be in [0, table.size(0)).
 inline void scatter_rows(torch::Tensor& table, const torch::Tensor& rows,
                          const torch::Tensor& batch) {
@@ -32,8 +38,7 @@ inline void scatter_rows(torch::Tensor& table, const torch::Tensor& rows,
     table.index_copy_(0, rows, batch);
     return;
   }
-  const auto row_bytes = static_cast<size_t>(batch.numel() / std::max<int64_t>(batch.size(0), 1) *
-                                             static_cast<int64_t>(batch.element_size()));
+  const size_t row_bytes = bytes_per_row(batch);
   auto* to = static_cast<char*>(table.data_ptr());
   const auto* from = static_cast<const char*>(batch.data_ptr());
   const auto* index = rows.data_ptr<int64_t>();
@@ -49,8 +54,7 @@ inline torch::Tensor gather_rows(const torch::Tensor& table, const torch::Tensor
   shape[0] = rows.size(0);
   auto batch = torch::empty(shape, table.options());
   if (!rows_are_plain(table, rows, batch)) return table.index_select(0, rows);
-  const auto row_bytes = static_cast<size_t>(table.numel() / std::max<int64_t>(table.size(0), 1) *
-                                             static_cast<int64_t>(table.element_size()));
+  const size_t row_bytes = bytes_per_row(table);
   const auto* from = static_cast<const char*>(table.data_ptr());
   auto* to = static_cast<char*>(batch.data_ptr());
   const auto* index = rows.data_ptr<int64_t>();
