@@ -6,6 +6,10 @@ test accuracy and its difference to that run, the measured share of backward tim
 monitor's cost on the training thread (probe passes + waiting for freeze decisions, as a share
 of the training time) and when each layer froze. With several seeds, a last table gives the
 means of the per-seed ratios and differences, so machine drift between seeds does not mix in.
+For runs with `--cost-model`, two more columns set the model against the measurement: the
+measured training-step time and the modelled one, each as a ratio to the same seed's `none`
+run (the model with the cache for runs that used it; `*` marks a cached run whose binary
+predates that, so the model leaves the cache out).
 
     python3 bench/freeze_summary.py build/freeze_benchmark/results.jsonl
 """
@@ -38,6 +42,25 @@ def frozen_text(run):
     return ", ".join(f"{layer}: {epoch}" for layer, epoch in frozen) or "-"
 
 
+def modelled_steps(run):
+    """(the cost model's step seconds, whether it leaves out a cache the run used), or None."""
+    model = run.get("cost_model")
+    if not isinstance(model, dict) or "steps_s" not in model:
+        return None
+    if "with_cache" in model:
+        return model["with_cache"]["steps_s"], False
+    return model["steps_s"], "cache" in run
+
+
+def cost_columns(run, base):
+    """'steps / none' and 'model / none' for runs with the cost model, else blanks."""
+    model, base_model = modelled_steps(run), modelled_steps(base) if base else None
+    if model is None or base_model is None or not base_model[0] or not base.get("steps_s"):
+        return " " * 17
+    steps = run["steps_s"] / base["steps_s"]
+    return f" {steps:>7.3f} {model[0] / base_model[0]:>7.3f}{'*' if model[1] else ' '}"
+
+
 def paired_bootstrap(values, resamples=10000, seed=0):
     """The 95 % percentile interval of the mean of `values` (per-seed paired differences),
     resampling the seeds with replacement."""
@@ -58,8 +81,11 @@ def main():
     seeds = sorted({r["seed"] for r in runs})
     first = runs[0]
     print(f"epochs {first['epochs']}, training images {first.get('train_images', '?')}")
+    modelled = any(modelled_steps(r) for r in runs)
     header = (f"{'policy':<22} {'wall s':>8} {'/ none':>7} {'test acc':>9} {'- none':>7} "
-              f"{'bwd saved':>10} {'monitor':>8}  frozen (layer: after epoch)")
+              f"{'bwd saved':>10} {'monitor':>8}"
+              + (f" {'steps':>7} {'model':>7} " if modelled else "")
+              + "  frozen (layer: after epoch)")
     ratios = {l: [] for l in labels}
     diffs = {l: [] for l in labels}
     for seed in seeds:
@@ -77,8 +103,8 @@ def main():
                 ratios[l].append(ratio)
                 diffs[l].append(diff)
             print(f"{l:<22} {r['wall_s']:>8.1f} {ratio:>7.3f} {r['test_acc']:>9.2f} {diff:>+7.2f} "
-                  f"{r.get('backward_saved_fraction', 0.0):>10.3f} {monitor_share(r):>7.1%}  "
-                  f"{frozen_text(r)}")
+                  f"{r.get('backward_saved_fraction', 0.0):>10.3f} {monitor_share(r):>7.1%}"
+                  f"{cost_columns(r, base) if modelled else ''}  {frozen_text(r)}")
     if len(seeds) > 1:
         print(f"\nmean over seeds {seeds} (per-seed ratios and differences to none; the "
               f"intervals: paired bootstrap over seeds, 95 %)")

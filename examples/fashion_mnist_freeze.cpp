@@ -719,6 +719,17 @@ int main(int argc, char** argv) {
         costs, monitor ? monitor->stats().frozen : std::vector<layerwatch::FrozenLayer>{},
         first_step, step);
     out["cost_model"] = {{"units", units}, {"steps_s", std::round(modelled * 100) / 100}};
+    if (cache) {
+      // The same model with the cache: the forward passes it skipped off, its own time on.
+      const auto c = cache->stats();
+      const double skipped = unit_costs::cache_skipped_seconds(costs, c.served_by_prefix_end,
+                                                               std::min<int64_t>(batch, n));
+      const double own = c.store_seconds + c.read_seconds + c.carry_seconds;
+      out["cost_model"]["with_cache"] = {
+          {"forward_skipped_s", std::round(skipped * 100) / 100},
+          {"cache_s", std::round(own * 100) / 100},
+          {"steps_s", std::round((modelled - skipped + own) * 100) / 100}};
+    }
   }
   out["lr_schedule"] = lr_schedule;
   out["cooldown_epochs"] = options.freeze().cooldown_epochs();
@@ -728,6 +739,7 @@ int main(int argc, char** argv) {
                     {"prefix_end", c.prefix_end},
                     {"bytes", c.bytes},
                     {"served", c.examples_served},
+                    {"served_by_prefix_end", c.served_by_prefix_end},
                     {"computed", c.examples_computed},
                     {"carried", c.examples_carried},
                     {"verified", c.batches_verified},

@@ -4,8 +4,10 @@
 // Every step runs every unit's forward pass; a unit's backward pass runs until the frozen prefix
 // covers it (the backward pass stops at the first unit that still trains). The model leaves out
 // what is not per unit (loss, optimizer step, data gathering, the monitor), so its ratio to the
-// measured step time should be about the same in every arm; the frozen-prefix cache, which
-// skips forward passes too, is not in it.
+// measured step time should be about the same in every arm. With the frozen-prefix cache, the
+// forward passes it skipped come off (`cache_skipped_seconds`, from the cache's count of the
+// examples it served at each prefix) and its own measured time (storing, reading, carrying)
+// goes on.
 
 #include <torch/torch.h>
 
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -97,6 +100,24 @@ inline double modelled_seconds(const std::vector<UnitCost>& costs,
         std::max<int64_t>(0, std::min(total_steps, prefix_frozen_at) - first_step);
     seconds += cost.forward_s * static_cast<double>(steps) +
                cost.backward_s * static_cast<double>(backward_steps);
+  }
+  return seconds;
+}
+
+// The forward time the frozen-prefix cache saved: unit k did not run on the examples served at a
+// prefix that ends at k or after it (`served_by_prefix_end`, from FrozenPrefixCacheStats), at
+// `batch` examples per measured step. (The cache's checks, one served batch in
+// `verify_every`, run the prefix again; that is left out.)
+inline double cache_skipped_seconds(const std::vector<UnitCost>& costs,
+                                    const std::map<std::string, int64_t>& served_by_prefix_end,
+                                    int64_t batch) {
+  double seconds = 0;
+  int64_t served_here_or_after = 0;
+  for (size_t k = costs.size(); k-- > 0;) {
+    const auto served = served_by_prefix_end.find(costs[k].name);
+    if (served != served_by_prefix_end.end()) served_here_or_after += served->second;
+    seconds += costs[k].forward_s * static_cast<double>(served_here_or_after) /
+               static_cast<double>(std::max<int64_t>(1, batch));
   }
   return seconds;
 }

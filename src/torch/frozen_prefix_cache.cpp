@@ -309,6 +309,7 @@ torch::Tensor FrozenPrefixCache::forward(const torch::Tensor& inputs,
     if (hits == batch && batch > 0) {
       prefix_outputs = cached_rows(indices);
       stats_.examples_served += batch;
+      stats_.served_by_prefix_end[stats_.prefix_end] += batch;
       const int64_t every = options_.verify_every();
       if (every > 0 && ++full_batches_served_ % every == 0) verify(inputs, prefix_outputs);
     } else if (hits == 0) {
@@ -328,6 +329,7 @@ torch::Tensor FrozenPrefixCache::forward(const torch::Tensor& inputs,
       }
       stats_.examples_computed += miss_at.numel();
       stats_.examples_served += hit_at.numel();
+      stats_.served_by_prefix_end[stats_.prefix_end] += hit_at.numel();
       store_rows(indices.index_select(0, miss_at), computed);
       auto shape = computed.sizes().vec();
       shape[0] = batch;

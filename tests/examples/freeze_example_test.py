@@ -163,7 +163,7 @@ check("--sink run: no console table", "learning dynamics" not in r.stdout, r.std
 resnet = os.path.join(work, "resnet")
 r = run("--data", data, "--model", "resnet", "--policy", "linear", "--epochs", "3",
         "--train-subset", "1000", "--cache-frozen", "--cache-every-prefix", "--lr-schedule",
-        "step", "--sink", "jsonl", "--log-dir", resnet)
+        "step", "--sink", "jsonl", "--cost-model", "--log-dir", resnet)
 check("resnet + cache: exit 0", r.returncode == 0, r.stderr[-800:])
 line = json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else {}
 cache = line.get("cache", {})
@@ -175,6 +175,22 @@ check("resnet + cache: computed once, carried, then served",
       cache.get("enabled") is True and cache.get("prefix_end") == "block2" and
       cache.get("computed") == 1000 and cache.get("carried") == 1000 and
       cache.get("served") == 1000, cache)
+check("resnet + cache: every served image was served at the prefix ending at block2",
+      cache.get("served_by_prefix_end") == {"block2": 1000}, cache)
+# The cost model with the cache: the forward passes of stem, block1 and block2 on the 1000
+# served images (batches of 128) come off, the cache's own time goes on.
+model = line.get("cost_model", {})
+with_cache = model.get("with_cache", {})
+units = model.get("units", {})
+skipped = sum(units.get(u, {}).get("forward_ms", float("nan"))
+              for u in ("stem", "block1", "block2")) * 1000 / 128 / 1000
+check("resnet + cache: the cost model takes off the skipped forward passes",
+      abs(with_cache.get("forward_skipped_s", -1) - skipped) <= 0.011 and skipped > 0,
+      (with_cache, skipped))
+check("resnet + cache: the cost model with the cache adds the cache's own time",
+      abs(with_cache.get("steps_s", -1) - (model.get("steps_s", 0) -
+          with_cache.get("forward_skipped_s", 0) + with_cache.get("cache_s", 0))) <= 0.02 and
+      with_cache.get("cache_s", -1) > 0, model)
 events = open(os.path.join(resnet, "events.jsonl")).read() if os.path.isdir(resnet) else ""
 check("resnet + cache: the cache's notes reach the event log",
       "keeping the output of stem" in events and "keeping the output of block2" in events,

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "layerwatch/torch/monitor.h"
@@ -160,6 +161,9 @@ TEST(FrozenPrefixCache, TrainsLikeTheModelAndServesTheFrozenPrefixFromTheCache) 
   EXPECT_EQ(s[3].examples_carried, 2 * kExamples);
   EXPECT_EQ(s[3].examples_served, 2 * kExamples);
   EXPECT_EQ(s[3].examples_computed, kExamples);
+  // Epoch 3 served at the prefix ending at unit 1, epoch 4 at the one ending at unit 2.
+  const std::map<std::string, int64_t> served = {{"1", kExamples}, {"2", kExamples}};
+  EXPECT_EQ(s[3].served_by_prefix_end, served);
   EXPECT_TRUE(s[3].enabled);
   EXPECT_EQ(count_messages(cached.events, "frozen-prefix cache: keeping the output of"), 3);
 }

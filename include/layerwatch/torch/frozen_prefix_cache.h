@@ -53,6 +53,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -83,12 +84,15 @@ struct FrozenPrefixCacheOptions {
 
 /// Counters of a `FrozenPrefixCache`, readable at any time.
 struct FrozenPrefixCacheStats {
-  int64_t prefix_units = 0;       ///< Units in the cached (frozen) prefix now; 0: none.
-  std::string prefix_end;         ///< The last unit of that prefix ("" when none).
-  int64_t cached_examples = 0;    ///< Examples whose prefix output is cached now.
-  int64_t capacity = 0;           ///< Examples the budget holds at this prefix.
-  int64_t bytes = 0;              ///< Bytes the cached outputs take now.
-  int64_t examples_served = 0;    ///< Examples whose prefix output came from the cache.
+  int64_t prefix_units = 0;     ///< Units in the cached (frozen) prefix now; 0: none.
+  std::string prefix_end;       ///< The last unit of that prefix ("" when none).
+  int64_t cached_examples = 0;  ///< Examples whose prefix output is cached now.
+  int64_t capacity = 0;         ///< Examples the budget holds at this prefix.
+  int64_t bytes = 0;            ///< Bytes the cached outputs take now.
+  int64_t examples_served = 0;  ///< Examples whose prefix output came from the cache.
+  /// `examples_served` by the last unit of the prefix they were served at: for those examples
+  /// every unit up to and including it skipped its forward pass.
+  std::map<std::string, int64_t> served_by_prefix_end;
   int64_t examples_computed = 0;  ///< Examples whose frozen prefix ran (then were cached
                                   ///< when the budget allowed).
   int64_t examples_carried = 0;   ///< Cached outputs carried through newly frozen units.

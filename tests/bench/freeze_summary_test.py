@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""bench/freeze_summary.py's cost-model columns on runs whose ratios are known: the measured
+and the modelled step time as ratios to `none`'s, the model with the cache where the run has
+it, `*` where a cached run's model leaves the cache out, blanks where a run has no model.
+
+Usage: freeze_summary_test.py SOURCE_DIR WORK_DIR"""
+import json, os, subprocess, sys
+
+source, work = sys.argv[1], sys.argv[2]
+os.makedirs(work, exist_ok=True)
+failures = []
+
+
+def check(name, condition, detail=""):
+    print(("ok   " if condition else "FAIL ") + name)
+    if not condition:
+        failures.append(f"{name}: {detail}")
+
+
+def run(label, steps, model=None, with_cache=None, cache=False):
+    r = {"label": label, "policy": label.split("+")[0], "seed": 7, "epochs": 6,
+         "wall_s": steps + 5, "steps_s": steps, "test_acc": 93.0}
+    if model is not None:
+        r["cost_model"] = {"units": {}, "steps_s": model}
+        if with_cache is not None:
+            r["cost_model"]["with_cache"] = {"forward_skipped_s": model - with_cache,
+                                             "cache_s": 0.0, "steps_s": with_cache}
+    if cache:
+        r["cache"] = {"enabled": True}
+    return r
+
+
+runs = [run("none", 200.0, 160.0),
+        run("fixed", 150.0, 120.0),                                  # 0.750 and 0.750
+        run("fixed+cache", 100.0, 120.0, with_cache=72.0, cache=True),  # 0.500 and 0.450
+        run("old+cache", 100.0, 120.0, cache=True),                  # 0.500 and 0.750*
+        run("plain", 180.0)]                                         # no model: blanks
+results = os.path.join(work, "results.jsonl")
+with open(results, "w") as f:
+    for r in runs:
+        f.write(json.dumps(r) + "\n")
+out = subprocess.run([sys.executable, os.path.join(source, "bench", "freeze_summary.py"),
+                      results], capture_output=True, text=True)
+check("exit 0", out.returncode == 0, out.stderr)
+rows = {line.split()[0]: line for line in out.stdout.splitlines() if line.strip()}
+
+
+def columns(label):
+    return rows.get(label, "").split()
+
+
+check("header names the columns", "steps" in rows.get("policy", "") and
+      "model" in rows.get("policy", ""), out.stdout)
+check("none: 1 and 1", columns("none")[7:9] == ["1.000", "1.000"], columns("none"))
+check("without the cache: the model's ratio", columns("fixed")[7:9] == ["0.750", "0.750"],
+      columns("fixed"))
+check("with the cache: the model with it", columns("fixed+cache")[7:9] == ["0.500", "0.450"],
+      columns("fixed+cache"))
+check("a cached run whose model leaves the cache out is marked",
+      columns("old+cache")[7:9] == ["0.500", "0.750*"], columns("old+cache"))
+check("a run without the model has blanks there", columns("plain")[7] == "-",
+      columns("plain"))
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
