@@ -6,14 +6,9 @@ proportional to the rate gets p = 1; a run with one probe pass is refused with a
 Usage: forecast_calibration_test.py SOURCE_DIR WORK_DIR"""
 import json, os, re, subprocess, sys
 
+from checks import check, finish
+
 source, work = sys.argv[1], sys.argv[2]
-failures = []
-
-
-def check(name, condition, detail=""):
-    print(("ok   " if condition else "FAIL ") + name)
-    if not condition:
-        failures.append(f"{name}: {detail}")
 
 
 def write_run(directory, means, steps_per_window=100):
@@ -66,6 +61,4 @@ done = subprocess.run([sys.executable, script, one], capture_output=True, text=T
 check("one probe pass: refused, saying the run needs two",
       done.returncode != 0 and "at least two" in done.stderr, done.stderr)
 
-if failures:
-    print("\n".join(failures), file=sys.stderr)
-    sys.exit(1)
+finish()

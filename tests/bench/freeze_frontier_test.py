@@ -6,15 +6,10 @@ the frontier, and an arm cheaper than every schedule has no margin.
 Usage: freeze_frontier_test.py SOURCE_DIR WORK_DIR"""
 import json, os, re, subprocess, sys
 
+from checks import check, finish
+
 source, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
-failures = []
-
-
-def check(name, condition, detail=""):
-    print(("ok   " if condition else "FAIL ") + name)
-    if not condition:
-        failures.append(f"{name}: {detail}")
 
 
 runs = []
@@ -80,6 +75,4 @@ check("one seed: a margin without a verdict",
 check("a plot with one point per run", text.count('r="3"') == len(runs), text.count('r="3"'))
 check("self-contained", "<svg" in text and "src=" not in text and "href=" not in text)
 
-if failures:
-    print("\n".join(failures), file=sys.stderr)
-    sys.exit(1)
+finish()

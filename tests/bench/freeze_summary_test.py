@@ -6,15 +6,10 @@ it, `*` where a cached run's model leaves the cache out, blanks where a run has 
 Usage: freeze_summary_test.py SOURCE_DIR WORK_DIR"""
 import json, os, subprocess, sys
 
+from checks import check, finish
+
 source, work = sys.argv[1], sys.argv[2]
 os.makedirs(work, exist_ok=True)
-failures = []
-
-
-def check(name, condition, detail=""):
-    print(("ok   " if condition else "FAIL ") + name)
-    if not condition:
-        failures.append(f"{name}: {detail}")
 
 
 def run(label, steps, model=None, with_cache=None, cache=False):
@@ -60,6 +55,4 @@ check("a cached run whose model leaves the cache out is marked",
       columns("old+cache")[7:9] == ["0.500", "0.750*"], columns("old+cache"))
 check("a run without the model has blanks there", columns("plain")[7] == "-",
       columns("plain"))
-if failures:
-    print("\n".join(failures))
-    sys.exit(1)
+finish()
