@@ -14,6 +14,10 @@
 #   bench/freeze_benchmark.sh --policies "none forecast+cool"   # +cool: --cooldown-epochs 0.25
 #   bench/freeze_benchmark.sh --quick                  # seed 100, 2 epochs on 5000 images: a check
 #                                                      # of the pipeline, not a measurement
+#   bench/freeze_benchmark.sh --help                   # this text
+#
+# Every other option goes to each run of the example (build/bin/fashion_mnist_freeze --help):
+# --model, --lr-schedule, --epochs, --train-subset, --cost-model, --config, ...
 #
 # Each seed's arms run back to back in a random order (drawn from the seed, so a rerun repeats
 # it), and each run's JSON line gets the 1-minute load average at its start, since this
@@ -36,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --quick) quick=1; shift ;;
     --policies) policies="$2"; shift 2 ;;
     --append) append=1; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) extra+=("$1"); shift ;;
   esac
 done
@@ -87,6 +92,12 @@ for seed in $seeds; do
     echo "== seed $seed, $label (load $load)" >&2
     "$binary" --policy "$policy" --seed "$seed" --log-dir "$out/$name" "${extra[@]}" \
       "${variant[@]}" > "$out/$name.out"
+    if [[ "$(tail -n 1 "$out/$name.out")" != "{"* ]]; then
+      echo "freeze_benchmark.sh: the run printed no JSON line (see $out/$name.out); an option" \
+        "the example does not take? (bench/freeze_benchmark.sh --help;" \
+        "$binary --help)" >&2
+      exit 1
+    fi
     tail -n 1 "$out/$name.out" | sed "s|^{|{\"label\":\"$label\",\"load\":$load,|" |
       tee -a "$results" >&2
   done
