@@ -97,8 +97,12 @@ namespace {
 // element's output as an AnyValue, so outputs of any type pass through unchanged.
 class CapturePointImpl : public torch::nn::Cloneable<CapturePointImpl> {
  public:
+  // The element is this module's child, so its parameters, buffers and modules are reachable
+  // through the wrapper too (a unit from FrozenPrefixCache::units_of, say).
   CapturePointImpl(torch::nn::AnyModule inner, std::string name)
-      : inner_(std::move(inner)), name_(std::move(name)) {}
+      : inner_(std::move(inner)), name_(std::move(name)) {
+    register_module("inner", inner_.ptr());
+  }
 
   torch::nn::AnyValue forward(torch::Tensor x) {
     torch::nn::AnyValue out =
@@ -116,7 +120,10 @@ class CapturePointImpl : public torch::nn::Cloneable<CapturePointImpl> {
     return out;
   }
   // Cloning an instrumented Sequential clones the wrapped element too.
-  void reset() override { inner_ = inner_.clone(); }
+  void reset() override {
+    inner_ = inner_.clone();
+    register_module("inner", inner_.ptr());
+  }
 
   const torch::nn::AnyModule& inner() const { return inner_; }
   const std::string& name() const { return name_; }

@@ -127,6 +127,33 @@ TEST(Watch, RemovingTheHandleRestoresTheOriginalElements) {
   EXPECT_NO_THROW(watch(seq).remove());  // can be watched again
 }
 
+TEST(Watch, TheWrapperReachesItsElementsParametersAndModules) {
+  torch::nn::Sequential seq(torch::nn::Linear(3, 4), torch::nn::BatchNorm1d(4), torch::nn::ReLU());
+  const auto weight = seq[0]->as<torch::nn::Linear>()->weight;
+  auto handle = watch(seq);
+  // Through the wrapper, as a unit of FrozenPrefixCache::units_of sees it.
+  const auto wrapped = seq[0]->parameters();
+  ASSERT_EQ(wrapped.size(), 2u);
+  EXPECT_EQ(wrapped[0].data_ptr(), weight.data_ptr());
+  EXPECT_EQ(seq[1]->buffers().size(), 3u);  // running mean, variance, batches seen
+  bool batch_norm_inside = false;
+  for (const auto& m : seq[1]->modules())
+    batch_norm_inside |= m->name() == "torch::nn::BatchNorm1dImpl";
+  EXPECT_TRUE(batch_norm_inside);
+  EXPECT_EQ(seq->parameters().size(), 4u);  // the Sequential's own view: no duplicates
+  // A clone of the instrumented Sequential has its own copies of every parameter.
+  const auto copy = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(seq->clone());
+  ASSERT_NE(copy, nullptr);
+  const auto copied = copy->parameters();
+  ASSERT_EQ(copied.size(), 4u);
+  EXPECT_NE(copied[0].data_ptr(), weight.data_ptr());
+  EXPECT_TRUE(torch::equal(copied[0], weight));
+  const auto x = torch::randn({5, 3});
+  seq->eval();
+  copy->eval();
+  EXPECT_TRUE(torch::equal(copy->forward(x), seq->forward(x)));
+}
+
 TEST(Watch, NonTensorOutputsAreReportedNotCaptured) {
   torch::nn::Sequential seq(torch::nn::LSTM(3, 2));
   auto handle = watch(seq, WatchOptions().prefix("rnn"));
