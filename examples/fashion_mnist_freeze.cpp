@@ -712,8 +712,11 @@ int main(int argc, char** argv) {
   if (!costs.empty()) {
     nlohmann::json units = nlohmann::json::object();
     for (const auto& c : costs) {
-      units[c.name] = {{"forward_ms", std::round(c.forward_s * 1e5) / 100},
-                       {"backward_ms", std::round(c.backward_s * 1e5) / 100}};
+      const auto ms = [](double s) { return std::round(s * 1e5) / 100; };
+      units[c.name] = {{"forward_ms", ms(c.forward_s)},
+                       {"backward_ms", ms(c.backward_s)},
+                       {"backward_weights_ms", ms(c.backward_weights_s)},
+                       {"backward_input_ms", ms(c.backward_input_s)}};
     }
     const double modelled = unit_costs::modelled_seconds(
         costs, monitor ? monitor->stats().frozen : std::vector<layerwatch::FrozenLayer>{},

@@ -1,17 +1,20 @@
 #pragma once
 // A deterministic cost model of freeze training: each unit's forward and backward time on one
 // training batch, measured once before training, times the steps at which the unit runs them.
-// Every step runs every unit's forward pass; a unit's backward pass runs until the frozen prefix
-// covers it (the backward pass stops at the first unit that still trains). The model leaves out
-// what is not per unit (loss, optimizer step, data gathering, the monitor), so its ratio to the
-// measured step time should be about the same in every arm. With the frozen-prefix cache, the
-// forward passes it skipped come off (`cache_skipped_seconds`, from the cache's count of the
-// examples it served at each prefix) and its own measured time (storing, reading, carrying)
-// goes on.
+// Every step runs every unit's forward pass. A unit's backward pass runs until the frozen prefix
+// covers it (the backward pass stops at the first unit that still trains), and what it computes
+// depends on the units around it: the first unit that trains after a frozen prefix gets no
+// input gradient (its input does not require one), and a frozen unit that the gradient still
+// passes through computes only its input's gradient. The model leaves out what is not per unit
+// (loss, optimizer step, data gathering, the monitor), so its ratio to the measured step time
+// should be about the same in every arm. With the frozen-prefix cache, the forward passes it
+// skipped come off (`cache_skipped_seconds`, from the cache's count of the examples it served at
+// each prefix) and its own measured time (storing, reading, carrying) goes on.
 
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -24,10 +27,18 @@
 
 namespace unit_costs {
 
+/// One unit's measured times, in seconds per step (one batch).
 struct UnitCost {
   std::string name;
-  double forward_s = 0;   // per step (one batch)
-  double backward_s = 0;  // per step, the input's gradient included (not for the first unit)
+  double forward_s = 0;
+  /// The backward pass of a unit that trains, with its input's gradient (the first unit has no
+  /// input gradient: for it, the same as `backward_weights_s`).
+  double backward_s = 0;
+  /// The backward pass of a unit that trains right after a frozen prefix: no input gradient.
+  double backward_weights_s = 0;
+  /// The backward pass of a frozen unit with units before it still training: only the input's
+  /// gradient (0 for the first unit).
+  double backward_input_s = 0;
 };
 
 inline double median(std::vector<double> values) {
@@ -37,8 +48,10 @@ inline double median(std::vector<double> values) {
 }
 
 // Times each unit on `batch` in the model's current mode: one warm-up, then the median of
-// `repeats`. Leaves the buffers (BatchNorm statistics) and the gradients as they were (none),
-// and draws no random numbers, so the run goes on exactly as without the measurement.
+// `repeats`, for each of the three backward passes (the unit's parameters and its input asking
+// for a gradient as each case has them). Leaves the buffers (BatchNorm statistics), the
+// parameters' `requires_grad` and the gradients (none) as they were, and draws no random
+// numbers, so the run goes on exactly as without the measurement.
 inline std::vector<UnitCost> measure(torch::nn::Module& model,
                                      std::vector<layerwatch::FrozenPrefixCache::Unit> units,
                                      const torch::Tensor& batch, int repeats = 5) {
@@ -48,24 +61,34 @@ inline std::vector<UnitCost> measure(torch::nn::Module& model,
   };
   std::vector<torch::Tensor> saved;
   for (const auto& buffer : model.buffers()) saved.push_back(buffer.clone());
-  std::vector<std::vector<double>> forward(units.size()), backward(units.size());
+  std::vector<bool> requires_grad;
+  for (const auto& parameter : model.parameters())
+    requires_grad.push_back(parameter.requires_grad());
+  enum Case { kFull, kWeights, kInput, kCases };
+  std::vector<std::vector<double>> forward(units.size());
+  std::vector<std::array<std::vector<double>, kCases>> backward(units.size());
   for (int r = 0; r <= repeats; ++r) {
     torch::Tensor x = batch;
     for (size_t k = 0; k < units.size(); ++k) {
-      const auto input = k == 0 ? x : x.detach().requires_grad_(true);
-      auto start = Clock::now();
-      const torch::Tensor output = units[k].module.forward(input);
-      const double f = since(start);
-      double b = 0;  // a frozen unit (after a resume) has no backward pass
-      if (output.requires_grad()) {
-        const auto gradient = torch::ones_like(output);
-        start = Clock::now();
-        output.backward(gradient);
-        b = since(start);
-      }
-      if (r > 0) {
-        forward[k].push_back(f);
-        backward[k].push_back(b);
+      torch::Tensor output;
+      for (int c = 0; c < kCases; ++c) {
+        for (auto& parameter : units[k].module.ptr()->parameters())
+          parameter.requires_grad_(c != kInput);
+        const bool input_gradient = k > 0 && c != kWeights;
+        const auto input = input_gradient ? x.detach().requires_grad_(true) : x.detach();
+        auto start = Clock::now();
+        output = units[k].module.forward(input);
+        const double f = since(start);
+        double b = 0;  // nothing asks for a gradient: no backward pass
+        if (output.requires_grad()) {
+          const auto gradient = torch::ones_like(output);
+          start = Clock::now();
+          output.backward(gradient);
+          b = since(start);
+        }
+        if (r == 0) continue;
+        if (c == kFull) forward[k].push_back(f);
+        backward[k][c].push_back(b);
       }
       x = output.detach();
     }
@@ -75,10 +98,16 @@ inline std::vector<UnitCost> measure(torch::nn::Module& model,
     size_t i = 0;
     for (auto& buffer : model.buffers()) buffer.copy_(saved[i++]);
   }
-  for (auto& parameter : model.parameters()) parameter.mutable_grad() = torch::Tensor();
+  size_t i = 0;
+  for (auto& parameter : model.parameters()) {
+    parameter.requires_grad_(requires_grad[i++]);
+    parameter.mutable_grad() = torch::Tensor();
+  }
   std::vector<UnitCost> costs;
-  for (size_t k = 0; k < units.size(); ++k)
-    costs.push_back({units[k].name, median(forward[k]), median(backward[k])});
+  for (size_t k = 0; k < units.size(); ++k) {
+    costs.push_back({units[k].name, median(forward[k]), median(backward[k][kFull]),
+                     median(backward[k][kWeights]), median(backward[k][kInput])});
+  }
   return costs;
 }
 
@@ -86,20 +115,29 @@ inline std::vector<UnitCost> measure(torch::nn::Module& model,
 inline double modelled_seconds(const std::vector<UnitCost>& costs,
                                const std::vector<layerwatch::FrozenLayer>& frozen,
                                int64_t first_step, int64_t total_steps) {
+  constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kAlways = std::numeric_limits<int64_t>::min();
+  // Steps of [from, to) within [first_step, total_steps) (clamped first: no overflow at the
+  // open ends).
+  const auto steps_between = [&](int64_t from, int64_t to) {
+    const int64_t low = std::max(first_step, from), high = std::min(total_steps, to);
+    return high > low ? static_cast<double>(high - low) : 0.0;
+  };
   double seconds = 0;
-  // A unit's backward pass stops once it and every unit before it are frozen.
-  int64_t prefix_frozen_at = std::numeric_limits<int64_t>::min();
+  // From when every unit before this one is frozen (always, for the first unit).
+  int64_t prefix_before_frozen_at = kAlways;
   for (const auto& cost : costs) {
-    int64_t frozen_at = std::numeric_limits<int64_t>::max();
+    int64_t frozen_at = kNever;
     for (const auto& f : frozen) {
       if (f.layer == cost.name) frozen_at = f.step;
     }
-    prefix_frozen_at = std::max(prefix_frozen_at, frozen_at);
-    const int64_t steps = std::max<int64_t>(0, total_steps - first_step);
-    const int64_t backward_steps =
-        std::max<int64_t>(0, std::min(total_steps, prefix_frozen_at) - first_step);
-    seconds += cost.forward_s * static_cast<double>(steps) +
-               cost.backward_s * static_cast<double>(backward_steps);
+    const int64_t prefix_frozen_at = std::max(prefix_before_frozen_at, frozen_at);
+    const int64_t trains_after_prefix_from = std::min(prefix_before_frozen_at, frozen_at);
+    seconds += cost.forward_s * steps_between(kAlways, kNever) +
+               cost.backward_s * steps_between(kAlways, trains_after_prefix_from) +
+               cost.backward_weights_s * steps_between(prefix_before_frozen_at, frozen_at) +
+               cost.backward_input_s * steps_between(frozen_at, prefix_frozen_at);
+    prefix_before_frozen_at = prefix_frozen_at;
   }
   return seconds;
 }

@@ -187,6 +187,10 @@ skipped = sum(units.get(u, {}).get("forward_ms", float("nan"))
 check("resnet + cache: the cost model takes off the skipped forward passes",
       abs(with_cache.get("forward_skipped_s", -1) - skipped) <= 0.011 and skipped > 0,
       (with_cache, skipped))
+check("resnet + cache: the cost model has each unit's three backward passes, the stem none "
+      "to its input", all(k in units.get(u, {}) for u in ("stem", "block1", "head")
+                          for k in ("backward_ms", "backward_weights_ms", "backward_input_ms")) and
+      units["stem"]["backward_input_ms"] == 0 and units["block1"]["backward_input_ms"] > 0, units)
 check("resnet + cache: the cost model with the cache adds the cache's own time",
       abs(with_cache.get("steps_s", -1) - (model.get("steps_s", 0) -
           with_cache.get("forward_skipped_s", 0) + with_cache.get("cache_s", 0))) <= 0.02 and
