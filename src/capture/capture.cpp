@@ -128,6 +128,7 @@ class CapturePointImpl : public torch::nn::Cloneable<CapturePointImpl> {
   const torch::nn::AnyModule& inner() const { return inner_; }
   const std::string& name() const { return name_; }
   void set_frozen(bool frozen) { frozen_ = frozen; }
+  bool frozen() const { return frozen_; }
 
  private:
   // A frozen layer: eval mode (BatchNorm statistics stay put, whatever train() did) and no
@@ -188,6 +189,11 @@ bool set_capture_point_frozen(torch::nn::SequentialImpl& sequential, const std::
     }
   }
   return false;
+}
+
+bool is_frozen_capture_point(const torch::nn::Module& module) {
+  const auto* point = dynamic_cast<const CapturePointImpl*>(&module);
+  return point != nullptr && point->frozen();
 }
 }  // namespace detail
 

@@ -41,6 +41,10 @@ class ReceiverScope {
 bool set_capture_point_frozen(torch::nn::SequentialImpl& sequential, const std::string& name,
                               bool frozen);
 
+/// Whether `module` is a frozen capture point: it runs its layer in eval mode without autograd
+/// whatever the modes of the modules inside it.
+bool is_frozen_capture_point(const torch::nn::Module& module);
+
 }  // namespace detail
 
 }  // namespace layerwatch

@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "capture/capture_detail.h"
 #include "layerwatch/torch/monitor.h"
 #include "torch/row_copy.h"
 
@@ -90,25 +91,39 @@ int64_t FrozenPrefixCache::frozen_prefix() const {
   return units;
 }
 
+namespace {
+// The first module in training mode whose output varies between calls (Dropout) or with the
+// batch (BatchNorm) inside `module`, described; empty if none. A frozen capture point (a watched
+// element) runs in eval mode whatever its modules' modes, so its subtree is left out.
+std::string nondeterministic_inside(const torch::nn::Module& module, const std::string& unit) {
+  if (detail::is_frozen_capture_point(module)) return "";
+  if (module.is_training()) {
+    const auto& type = module.name();
+    if (type.find("Dropout") != std::string::npos) {
+      return fmt::format(
+          "{} inside the frozen unit {} is in training mode, so the frozen prefix's output "
+          "differs every time",
+          type, unit);
+    }
+    if (type.find("BatchNorm") != std::string::npos) {
+      return fmt::format(
+          "{} inside the frozen unit {} is in training mode (use Monitor::train(), which keeps "
+          "frozen layers in eval, rather than the model's train())",
+          type, unit);
+    }
+  }
+  for (const auto& child : module.children()) {
+    auto reason = nondeterministic_inside(*child, unit);
+    if (!reason.empty()) return reason;
+  }
+  return "";
+}
+}  // namespace
+
 std::string FrozenPrefixCache::nondeterministic_module(int64_t units) const {
   for (int64_t u = 0; u < units; ++u) {
-    for (const auto& module : units_[u].module.ptr()->modules()) {
-      if (!module->is_training()) continue;
-      const auto& type = module->name();
-      if (type.find("Dropout") != std::string::npos) {
-        return fmt::format(
-            "{} inside the frozen unit {} is in training mode, so the frozen "
-            "prefix's output differs every time",
-            type, units_[u].name);
-      }
-      if (type.find("BatchNorm") != std::string::npos) {
-        return fmt::format(
-            "{} inside the frozen unit {} is in training mode (use "
-            "Monitor::train(), which keeps frozen layers in eval, rather than "
-            "the model's train())",
-            type, units_[u].name);
-      }
-    }
+    auto reason = nondeterministic_inside(*units_[u].module.ptr(), units_[u].name);
+    if (!reason.empty()) return reason;
   }
   return "";
 }

@@ -28,9 +28,10 @@ struct BlockImpl : torch::nn::SequentialImpl {
 };
 TORCH_MODULE(Block);
 
-torch::nn::Sequential four_units(bool dropout) {
+torch::nn::Sequential four_units(bool dropout, bool batch_norm = false) {
   Block first(torch::nn::Linear(6, 32), torch::nn::ReLU());
   if (dropout) first->push_back(torch::nn::Dropout(0.2));
+  if (batch_norm) first->push_back(torch::nn::BatchNorm1d(32));
   return torch::nn::Sequential(first, Block(torch::nn::Linear(32, 32), torch::nn::ReLU()),
                                Block(torch::nn::Linear(32, 32), torch::nn::ReLU()),
                                torch::nn::Linear(32, 3));
@@ -53,6 +54,9 @@ struct Arm {
   // layer runs wholly in eval mode once frozen, a freeze target keeps its modules' modes.
   bool dropout = false;
   bool cheap_first = false;  // cheap_then_costly() on 512 input features
+  bool batch_norm = false;   // BatchNorm in unit 0
+  bool targets = false;      // the units frozen as freeze targets (as with dropout)
+  bool model_train = false;  // the model's train() each epoch rather than the monitor's
 };
 
 struct Run {
@@ -66,7 +70,7 @@ struct Run {
 // due after epoch 4, never does), so the cached prefix grows by one unit per epoch.
 Run train(const std::string& name, const Arm& arm) {
   torch::manual_seed(3);
-  auto model = arm.cheap_first ? cheap_then_costly() : four_units(arm.dropout);
+  auto model = arm.cheap_first ? cheap_then_costly() : four_units(arm.dropout, arm.batch_norm);
   const auto x = torch::randn({kExamples, arm.cheap_first ? 512 : 6});
   const auto y = x.narrow(1, 0, 3).argmax(1);
   auto recorder = std::make_shared<RecordingSink>();
@@ -80,7 +84,7 @@ Run train(const std::string& name, const Arm& arm) {
           .probe(ProbeOptions().at_start(false))
           .freeze(FreezeOptions().policy(FreezePolicyKind::kLinear).planned_epochs(kEpochs)),
       {recorder});
-  if (arm.dropout) {
+  if (arm.dropout || arm.targets) {
     for (size_t i = 0; i < model->size(); ++i)
       monitor.add_freeze_target(std::to_string(i), model->ptr(i));
   } else {
@@ -93,7 +97,11 @@ Run train(const std::string& name, const Arm& arm) {
     cache.emplace(monitor, FrozenPrefixCache::units_of(model, ""), kExamples, *arm.cache);
   Run run;
   for (int64_t epoch = 0; epoch < kEpochs; ++epoch) {
-    monitor.train();
+    if (arm.model_train) {
+      model->train();
+    } else {
+      monitor.train();
+    }
     const auto order = torch::randperm(kExamples, torch::kLong);
     for (int64_t b = 0; b < kExamples; b += kBatch) {
       const auto index = order.narrow(0, b, kBatch);
@@ -220,6 +228,34 @@ TEST(FrozenPrefixCache, DropoutInsideTheFrozenPrefixTurnsItOffNamingIt) {
   EXPECT_NE(s.off_reason.find("Dropout"), std::string::npos) << s.off_reason;
   EXPECT_NE(s.off_reason.find("unit 0"), std::string::npos) << s.off_reason;
   EXPECT_EQ(s.examples_served, 0);
+}
+
+TEST(FrozenPrefixCache, AWatchedUnitIsKeptWhateverTheModelsModeAFreezeTargetIsNot) {
+  // A frozen watched element runs in eval mode even after the model's train(): the cache keeps
+  // serving it.
+  Arm watched;
+  watched.batch_norm = watched.model_train = true;
+  const auto plain = train("plain_bn_watched", watched);
+  watched.cache = float32();
+  const auto cached = train("cached_bn_watched", watched);
+  EXPECT_LT(largest_difference(plain, cached), 1e-5);
+  const auto& kept = cached.stats_after.back();
+  EXPECT_TRUE(kept.enabled) << kept.off_reason;
+  EXPECT_EQ(kept.examples_served, 2 * kExamples);
+  // A freeze target keeps its modules' modes: its BatchNorm, in training mode after the
+  // model's train(), turns the cache off, naming it.
+  Arm target = watched;
+  target.cache.reset();
+  target.targets = true;
+  const auto plain_target = train("plain_bn_target", target);
+  target.cache = float32();
+  const auto cached_target = train("cached_bn_target", target);
+  EXPECT_LT(largest_difference(plain_target, cached_target), 1e-5);
+  const auto& off = cached_target.stats_after.back();
+  EXPECT_FALSE(off.enabled);
+  EXPECT_NE(off.off_reason.find("BatchNorm1d"), std::string::npos) << off.off_reason;
+  EXPECT_NE(off.off_reason.find("unit 0"), std::string::npos) << off.off_reason;
+  EXPECT_EQ(off.examples_served, 0);
 }
 
 TEST(FrozenPrefixCache, APrefixCheaperToRunThanToKeepIsNotCachedUntilALongerOneFreezes) {
