@@ -9,7 +9,10 @@ means of the per-seed ratios and differences, so machine drift between seeds doe
 For runs with `--cost-model`, two more columns set the model against the measurement: the
 measured training-step time and the modelled one, each as a ratio to the same seed's `none`
 run (the model with the cache for runs that used it; `*` marks a cached run whose binary
-predates that, so the model leaves the cache out).
+predates that, so the model leaves the cache out). Where the runs record how often each unit's
+passes ran (`cost_model.units.*.passes`), every run of a seed is priced with the same per-unit
+times, the median of that seed's measurements: each run times its units on one batch before
+training, and one slow moment there would otherwise move its modelled time by tens of percent.
 
     python3 bench/freeze_summary.py build/freeze_benchmark/results.jsonl
 """
@@ -42,19 +45,61 @@ def frozen_text(run):
     return ", ".join(f"{layer}: {epoch}" for layer, epoch in frozen) or "-"
 
 
-def modelled_steps(run):
-    """(the cost model's step seconds, whether it leaves out a cache the run used), or None."""
+# A pass of the cost model and the key of its measured time (ms per batch) in a unit's entry.
+PASS_TIMES = {"forward": "forward_ms", "backward": "backward_ms",
+              "backward_weights": "backward_weights_ms", "backward_input": "backward_input_ms"}
+
+
+def median_unit_times(runs):
+    """{(unit, time key): the median over `runs` of that measured time}."""
+    samples = {}
+    for run in runs:
+        model = run.get("cost_model")
+        units = model.get("units", {}) if isinstance(model, dict) else {}
+        for unit, entry in units.items():
+            for key in PASS_TIMES.values():
+                if isinstance(entry.get(key), (int, float)):
+                    samples.setdefault((unit, key), []).append(entry[key])
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def priced_steps(run, times):
+    """The run's modelled step seconds with `times` (from median_unit_times), the cache's
+    skipped forward passes off and its own time on; None if the run lacks its pass counts."""
+    model = run.get("cost_model")
+    units = model.get("units", {}) if isinstance(model, dict) else {}
+    if not units or any("passes" not in entry for entry in units.values()):
+        return None
+    try:
+        seconds = sum(count * times[(unit, PASS_TIMES[kind])] / 1e3
+                      for unit, entry in units.items() for kind, count in entry["passes"].items())
+        if "with_cache" in model:
+            skipped = model["with_cache"]["forward_skipped_batches"]
+            seconds -= sum(batches * times[(unit, "forward_ms")] / 1e3
+                           for unit, batches in skipped.items())
+            seconds += model["with_cache"]["cache_s"]
+    except KeyError:
+        return None
+    return seconds
+
+
+def modelled_steps(run, times=None):
+    """(the cost model's step seconds, whether it leaves out a cache the run used), or None.
+    With `times`, priced with them where the run records its passes."""
     model = run.get("cost_model")
     if not isinstance(model, dict) or "steps_s" not in model:
         return None
+    priced = priced_steps(run, times) if times else None
+    if priced is not None:
+        return priced, False
     if "with_cache" in model:
         return model["with_cache"]["steps_s"], False
     return model["steps_s"], "cache" in run
 
 
-def cost_columns(run, base):
+def cost_columns(run, base, times=None):
     """'steps / none' and 'model / none' for runs with the cost model, else blanks."""
-    model, base_model = modelled_steps(run), modelled_steps(base) if base else None
+    model, base_model = modelled_steps(run, times), modelled_steps(base, times) if base else None
     if model is None or base_model is None or not base_model[0] or not base.get("steps_s"):
         return " " * 17
     steps = run["steps_s"] / base["steps_s"]
@@ -91,6 +136,7 @@ def main():
     for seed in seeds:
         by_label = {label(r): r for r in runs if r["seed"] == seed}
         base = by_label.get("none")
+        times = median_unit_times(by_label.values())
         print(f"\nseed {seed}")
         print(header)
         for l in labels:
@@ -104,7 +150,7 @@ def main():
                 diffs[l].append(diff)
             print(f"{l:<22} {r['wall_s']:>8.1f} {ratio:>7.3f} {r['test_acc']:>9.2f} {diff:>+7.2f} "
                   f"{r.get('backward_saved_fraction', 0.0):>10.3f} {monitor_share(r):>7.1%}"
-                  f"{cost_columns(r, base) if modelled else ''}  {frozen_text(r)}")
+                  f"{cost_columns(r, base, times) if modelled else ''}  {frozen_text(r)}")
     if len(seeds) > 1:
         print(f"\nmean over seeds {seeds} (per-seed ratios and differences to none; the "
               f"intervals: paired bootstrap over seeds, 95 %)")

@@ -44,6 +44,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -709,35 +710,52 @@ int main(int argc, char** argv) {
   out["seed"] = seed;
   out["world_size"] = env.world_size;
   out["model"] = model_name;
+  // The cache's counts and times, read once for the cost model and the JSON line.
+  const std::optional<layerwatch::FrozenPrefixCacheStats> cache_stats =
+      cache ? std::optional(cache->stats()) : std::nullopt;
+  const auto hundredths = [](double x) { return std::round(x * 100) / 100; };
   if (!costs.empty()) {
+    const auto frozen = monitor ? monitor->stats().frozen : std::vector<layerwatch::FrozenLayer>{};
+    const auto passes = unit_costs::count_passes(costs, frozen, first_step, step);
+    // Each unit's measured times and how often the model runs each pass (so the run can be
+    // priced with other times: bench/freeze_summary.py).
     nlohmann::json units = nlohmann::json::object();
-    for (const auto& c : costs) {
-      const auto ms = [](double s) { return std::round(s * 1e5) / 100; };
-      units[c.name] = {{"forward_ms", ms(c.forward_s)},
-                       {"backward_ms", ms(c.backward_s)},
-                       {"backward_weights_ms", ms(c.backward_weights_s)},
-                       {"backward_input_ms", ms(c.backward_input_s)}};
+    for (size_t k = 0; k < costs.size(); ++k) {
+      const auto& c = costs[k];
+      const auto& p = passes[k];
+      units[c.name] = {{"forward_ms", hundredths(1e3 * c.forward_s)},
+                       {"backward_ms", hundredths(1e3 * c.backward_s)},
+                       {"backward_weights_ms", hundredths(1e3 * c.backward_weights_s)},
+                       {"backward_input_ms", hundredths(1e3 * c.backward_input_s)},
+                       {"passes",
+                        {{"forward", p.forward},
+                         {"backward", p.backward},
+                         {"backward_weights", p.backward_weights},
+                         {"backward_input", p.backward_input}}}};
     }
-    const double modelled = unit_costs::modelled_seconds(
-        costs, monitor ? monitor->stats().frozen : std::vector<layerwatch::FrozenLayer>{},
-        first_step, step);
-    out["cost_model"] = {{"units", units}, {"steps_s", std::round(modelled * 100) / 100}};
-    if (cache) {
+    const double modelled = unit_costs::priced_seconds(costs, passes);
+    out["cost_model"] = {{"units", units}, {"steps_s", hundredths(modelled)}};
+    if (cache_stats) {
       // The same model with the cache: the forward passes it skipped off, its own time on.
-      const auto c = cache->stats();
-      const double skipped = unit_costs::cache_skipped_seconds(costs, c.served_by_prefix_end,
-                                                               std::min<int64_t>(batch, n));
+      const auto& c = *cache_stats;
+      const int64_t batch_size = std::min<int64_t>(batch, n);
+      const auto skipped_batches =
+          unit_costs::cache_skipped_batches(costs, c.served_by_prefix_end, batch_size);
+      nlohmann::json skipped_by_unit = nlohmann::json::object();
+      for (size_t k = 0; k < costs.size(); ++k) skipped_by_unit[costs[k].name] = skipped_batches[k];
+      const double skipped =
+          unit_costs::cache_skipped_seconds(costs, c.served_by_prefix_end, batch_size);
       const double own = c.store_seconds + c.read_seconds + c.carry_seconds;
-      out["cost_model"]["with_cache"] = {
-          {"forward_skipped_s", std::round(skipped * 100) / 100},
-          {"cache_s", std::round(own * 100) / 100},
-          {"steps_s", std::round((modelled - skipped + own) * 100) / 100}};
+      out["cost_model"]["with_cache"] = {{"forward_skipped_s", hundredths(skipped)},
+                                         {"forward_skipped_batches", skipped_by_unit},
+                                         {"cache_s", hundredths(own)},
+                                         {"steps_s", hundredths(modelled - skipped + own)}};
     }
   }
   out["lr_schedule"] = lr_schedule;
   out["cooldown_epochs"] = options.freeze().cooldown_epochs();
-  if (cache) {
-    const auto c = cache->stats();
+  if (cache_stats) {
+    const auto& c = *cache_stats;
     out["cache"] = {{"enabled", c.enabled},
                     {"prefix_end", c.prefix_end},
                     {"bytes", c.bytes},
@@ -747,10 +765,10 @@ int main(int argc, char** argv) {
                     {"carried", c.examples_carried},
                     {"verified", c.batches_verified},
                     {"seconds",
-                     {{"compute", std::round(c.compute_seconds * 100) / 100},
-                      {"store", std::round(c.store_seconds * 100) / 100},
-                      {"read", std::round(c.read_seconds * 100) / 100},
-                      {"carry", std::round(c.carry_seconds * 100) / 100}}},
+                     {{"compute", hundredths(c.compute_seconds)},
+                      {"store", hundredths(c.store_seconds)},
+                      {"read", hundredths(c.read_seconds)},
+                      {"carry", hundredths(c.carry_seconds)}}},
                     {"largest_difference", c.largest_difference}};
     if (!c.enabled) out["cache"]["off_reason"] = c.off_reason;
   }

@@ -4,8 +4,10 @@
 // Every step runs every unit's forward pass. A unit's backward pass runs until the frozen prefix
 // covers it (the backward pass stops at the first unit that still trains), and what it computes
 // depends on the units around it: the first unit that trains after a frozen prefix gets no
-// input gradient (its input does not require one), and a frozen unit that the gradient still
-// passes through computes only its input's gradient. The model leaves out what is not per unit
+// input gradient (its input does not require one), and a frozen freeze target that the
+// gradient still passes through computes only its input's gradient. (A frozen watched element
+// runs without autograd and stops the backward pass instead; every policy freezes bottom-up, so
+// no gradient ever has to pass a frozen unit.) The model leaves out what is not per unit
 // (loss, optimizer step, data gathering, the monitor), so its ratio to the measured step time
 // should be about the same in every arm. With the frozen-prefix cache, the forward passes it
 // skipped come off (`cache_skipped_seconds`, from the cache's count of the examples it served at
@@ -111,10 +113,21 @@ inline std::vector<UnitCost> measure(torch::nn::Module& model,
   return costs;
 }
 
-// Seconds the steps [first_step, total_steps) take by the model, given when each unit froze.
-inline double modelled_seconds(const std::vector<UnitCost>& costs,
-                               const std::vector<layerwatch::FrozenLayer>& frozen,
-                               int64_t first_step, int64_t total_steps) {
+/// How many steps (batches) each of a unit's passes runs in the model; the model's time is these
+/// counts times the unit's measured times, so one run's counts can be priced with another set of
+/// times (bench/freeze_summary.py prices every arm of a seed with the same ones).
+struct UnitPasses {
+  std::string name;
+  double forward = 0;
+  double backward = 0;          // with the input's gradient
+  double backward_weights = 0;  // without it
+  double backward_input = 0;    // the input's gradient only
+};
+
+// The passes of each unit over the steps [first_step, total_steps), given when each unit froze.
+inline std::vector<UnitPasses> count_passes(const std::vector<UnitCost>& costs,
+                                            const std::vector<layerwatch::FrozenLayer>& frozen,
+                                            int64_t first_step, int64_t total_steps) {
   constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
   constexpr int64_t kAlways = std::numeric_limits<int64_t>::min();
   // Steps of [from, to) within [first_step, total_steps) (clamped first: no overflow at the
@@ -123,7 +136,7 @@ inline double modelled_seconds(const std::vector<UnitCost>& costs,
     const int64_t low = std::max(first_step, from), high = std::min(total_steps, to);
     return high > low ? static_cast<double>(high - low) : 0.0;
   };
-  double seconds = 0;
+  std::vector<UnitPasses> passes;
   // From when every unit before this one is frozen (always, for the first unit).
   int64_t prefix_before_frozen_at = kAlways;
   for (const auto& cost : costs) {
@@ -133,30 +146,59 @@ inline double modelled_seconds(const std::vector<UnitCost>& costs,
     }
     const int64_t prefix_frozen_at = std::max(prefix_before_frozen_at, frozen_at);
     const int64_t trains_after_prefix_from = std::min(prefix_before_frozen_at, frozen_at);
-    seconds += cost.forward_s * steps_between(kAlways, kNever) +
-               cost.backward_s * steps_between(kAlways, trains_after_prefix_from) +
-               cost.backward_weights_s * steps_between(prefix_before_frozen_at, frozen_at) +
-               cost.backward_input_s * steps_between(frozen_at, prefix_frozen_at);
+    passes.push_back({cost.name, steps_between(kAlways, kNever),
+                      steps_between(kAlways, trains_after_prefix_from),
+                      steps_between(prefix_before_frozen_at, frozen_at),
+                      steps_between(frozen_at, prefix_frozen_at)});
     prefix_before_frozen_at = prefix_frozen_at;
   }
-  return seconds;
+  return passes;
 }
 
-// The forward time the frozen-prefix cache saved: unit k did not run on the examples served at a
-// prefix that ends at k or after it (`served_by_prefix_end`, from FrozenPrefixCacheStats), at
-// `batch` examples per measured step. (The cache's checks, one served batch in
-// `verify_every`, run the prefix again; that is left out.)
-inline double cache_skipped_seconds(const std::vector<UnitCost>& costs,
-                                    const std::map<std::string, int64_t>& served_by_prefix_end,
-                                    int64_t batch) {
-  double seconds = 0;
+// The forward passes the frozen-prefix cache saved, in batches per unit: unit k did not run on
+// the examples served at a prefix that ends at k or after it (`served_by_prefix_end`, from
+// FrozenPrefixCacheStats), at `batch` examples per step. (The cache's checks, one served batch
+// in `verify_every`, run the prefix again; that is left out.)
+inline std::vector<double> cache_skipped_batches(
+    const std::vector<UnitCost>& costs, const std::map<std::string, int64_t>& served_by_prefix_end,
+    int64_t batch) {
+  std::vector<double> skipped(costs.size(), 0.0);
   int64_t served_here_or_after = 0;
   for (size_t k = costs.size(); k-- > 0;) {
     const auto served = served_by_prefix_end.find(costs[k].name);
     if (served != served_by_prefix_end.end()) served_here_or_after += served->second;
-    seconds += costs[k].forward_s * static_cast<double>(served_here_or_after) /
-               static_cast<double>(std::max<int64_t>(1, batch));
+    skipped[k] = static_cast<double>(served_here_or_after) /
+                 static_cast<double>(std::max<int64_t>(1, batch));
   }
+  return skipped;
+}
+
+// The passes priced with the measured times (`passes` in the order of `costs`).
+inline double priced_seconds(const std::vector<UnitCost>& costs,
+                             const std::vector<UnitPasses>& passes) {
+  double seconds = 0;
+  for (size_t k = 0; k < costs.size() && k < passes.size(); ++k) {
+    seconds += costs[k].forward_s * passes[k].forward + costs[k].backward_s * passes[k].backward +
+               costs[k].backward_weights_s * passes[k].backward_weights +
+               costs[k].backward_input_s * passes[k].backward_input;
+  }
+  return seconds;
+}
+
+// Seconds the steps [first_step, total_steps) take by the model, given when each unit froze.
+inline double modelled_seconds(const std::vector<UnitCost>& costs,
+                               const std::vector<layerwatch::FrozenLayer>& frozen,
+                               int64_t first_step, int64_t total_steps) {
+  return priced_seconds(costs, count_passes(costs, frozen, first_step, total_steps));
+}
+
+// The forward time the frozen-prefix cache saved (`cache_skipped_batches`, priced).
+inline double cache_skipped_seconds(const std::vector<UnitCost>& costs,
+                                    const std::map<std::string, int64_t>& served_by_prefix_end,
+                                    int64_t batch) {
+  const auto skipped = cache_skipped_batches(costs, served_by_prefix_end, batch);
+  double seconds = 0;
+  for (size_t k = 0; k < costs.size(); ++k) seconds += costs[k].forward_s * skipped[k];
   return seconds;
 }
 

@@ -30,6 +30,30 @@ runs = [run("none", 200.0, 160.0),
         run("fixed+cache", 100.0, 120.0, with_cache=72.0, cache=True),  # 0.500 and 0.450
         run("old+cache", 100.0, 120.0, cache=True),                  # 0.500 and 0.750*
         run("plain", 180.0)]                                         # no model: blanks
+
+
+def priced(label, measured_ms, passes, skipped=None, cache_s=0.0):
+    """A run that records its passes over one unit "a", timed at `measured_ms` per pass."""
+    r = run(label, 100.0, 99.0)  # its own modelled time: what the summary must not use
+    r["seed"] = 8
+    r["cost_model"]["units"] = {"a": {
+        "forward_ms": measured_ms, "backward_ms": measured_ms,
+        "backward_weights_ms": measured_ms, "backward_input_ms": 0.0,
+        "passes": {"forward": passes[0], "backward": 0, "backward_weights": passes[1],
+                   "backward_input": 0}}}
+    if skipped is not None:
+        r["cost_model"]["with_cache"] = {"forward_skipped_batches": {"a": skipped},
+                                         "cache_s": cache_s, "steps_s": 1.0}
+        r["cache"] = {"enabled": True}
+    return r
+
+
+# Seed 8: every run priced at the median times (10 ms): none 1000 + 1000 passes = 20 s; the
+# cached arm 1000 + 500 - 500 skipped = 10 s, plus 1 s of the cache's own: 0.550. Its own
+# measurement (14 ms) is slow and must not count.
+runs += [priced("none", 10.0, (1000, 1000)),
+         priced("half+cache", 14.0, (1000, 500), skipped=500, cache_s=1.0),
+         priced("other", 10.0, (1000, 1000))]
 results = os.path.join(work, "results.jsonl")
 with open(results, "w") as f:
     for r in runs:
@@ -37,7 +61,10 @@ with open(results, "w") as f:
 out = subprocess.run([sys.executable, os.path.join(source, "bench", "freeze_summary.py"),
                       results], capture_output=True, text=True)
 check("exit 0", out.returncode == 0, out.stderr)
-rows = {line.split()[0]: line for line in out.stdout.splitlines() if line.strip()}
+rows = {line.split()[0]: line for line in
+        out.stdout.split("\nseed 8")[0].splitlines() if line.strip()}
+seed8 = {line.split()[0]: line.split() for line in
+         out.stdout.split("\nseed 8")[-1].split("\nmean over")[0].splitlines() if line.strip()}
 
 
 def columns(label):
@@ -55,4 +82,8 @@ check("a cached run whose model leaves the cache out is marked",
       columns("old+cache")[7:9] == ["0.500", "0.750*"], columns("old+cache"))
 check("a run without the model has blanks there", columns("plain")[7] == "-",
       columns("plain"))
+check("priced at the seed's median unit times: the same times for every arm",
+      seed8.get("none", [])[7:9] == ["1.000", "1.000"] and
+      seed8.get("half+cache", [])[8:9] == ["0.550"] and seed8.get("other", [])[8:9] == ["1.000"],
+      seed8)
 finish()

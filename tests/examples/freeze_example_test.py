@@ -191,6 +191,18 @@ check("resnet + cache: the cost model has each unit's three backward passes, the
       "to its input", all(k in units.get(u, {}) for u in ("stem", "block1", "head")
                           for k in ("backward_ms", "backward_weights_ms", "backward_input_ms")) and
       units["stem"]["backward_input_ms"] == 0 and units["block1"]["backward_input_ms"] > 0, units)
+# The pass counts priced with the run's own times give its modelled times back.
+try:
+    priced = sum(count * units[u][key + "_ms"] / 1e3 for u in units
+                 for key, count in units[u]["passes"].items())
+    priced_cache = priced - sum(b * units[u]["forward_ms"] / 1e3 for u, b in
+                                with_cache["forward_skipped_batches"].items())
+except (KeyError, TypeError) as e:
+    priced = priced_cache = f"missing {e}"
+check("resnet + cache: each unit's pass counts, priced, give the modelled step time",
+      isinstance(priced, float) and abs(priced - model.get("steps_s", -1)) <= 0.02 and
+      abs(priced_cache - (model.get("steps_s", 0) - with_cache.get("forward_skipped_s", 0)))
+      <= 0.03 and units["stem"]["passes"]["forward"] > 0, (priced, priced_cache, model))
 check("resnet + cache: the cost model with the cache adds the cache's own time",
       abs(with_cache.get("steps_s", -1) - (model.get("steps_s", 0) -
           with_cache.get("forward_skipped_s", 0) + with_cache.get("cache_s", 0))) <= 0.02 and

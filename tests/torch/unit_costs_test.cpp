@@ -45,6 +45,26 @@ TEST(UnitCosts, EveryForwardRunsAndEachBackwardUntilThePrefixCoversItsUnit) {
               1e-12);
 }
 
+TEST(UnitCosts, ThePassCountsPricedGiveTheModelledTime) {
+  // b frozen before a, 30 steps: the counts behind the second case above.
+  const auto passes =
+      unit_costs::count_passes(three_units(), {frozen("b", 5), frozen("a", 15)}, 0, 30);
+  ASSERT_EQ(passes.size(), 3u);
+  const auto counts = [](const unit_costs::UnitPasses& p) {
+    return std::vector<double>{p.forward, p.backward, p.backward_weights, p.backward_input};
+  };
+  EXPECT_EQ(passes[0].name, "a");
+  EXPECT_EQ(counts(passes[0]), (std::vector<double>{30, 0, 15, 0}));
+  EXPECT_EQ(counts(passes[1]), (std::vector<double>{30, 5, 0, 10}));
+  EXPECT_EQ(counts(passes[2]), (std::vector<double>{30, 15, 15, 0}));
+  EXPECT_NEAR(unit_costs::priced_seconds(three_units(), passes),
+              unit_costs::modelled_seconds(three_units(), {frozen("b", 5), frozen("a", 15)}, 0, 30),
+              1e-12);
+  // Served at the prefix ending at b: a and b skipped 2 batches each, c none.
+  EXPECT_EQ(unit_costs::cache_skipped_batches(three_units(), {{"b", 256}}, 128),
+            (std::vector<double>{2, 2, 0}));
+}
+
 TEST(UnitCosts, MeasuringLeavesTheModelAsItWasAndTimesEachBackwardCase) {
   torch::manual_seed(1);
   torch::nn::Sequential model(torch::nn::Linear(32, 64), torch::nn::BatchNorm1d(64),
