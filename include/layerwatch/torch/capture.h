@@ -13,7 +13,10 @@
 ///    The child registry, the parameters and their storage stay exactly as they were, so an
 ///    optimizer built earlier keeps working. While instrumented, `seq[i]` returns the wrapper:
 ///    `seq[i]->as<Linear>()` is null until the handle is removed (use
-///    `seq->named_children()` or the module pointers you kept instead). Elements must take one
+///    `seq->named_children()` or the module pointers you kept instead). The wrapper has the
+///    element as its child "inner", so `seq[i]->parameters()` and `seq[i]->modules()` reach the
+///    element's. A frozen element runs in eval mode without autograd, whatever `train()` set
+///    (the Monitor's freeze of a watched layer). Elements must take one
 ///    `Tensor`; their output may be anything (a non-tensor output is reported, not captured).
 /// 2. `Tap`: an identity module to register in your own module and call in `forward`:
 ///      tap1 = register_module("tap1", layerwatch::Tap("block1"));
