@@ -743,8 +743,7 @@ int main(int argc, char** argv) {
           unit_costs::cache_skipped_batches(costs, c.served_by_prefix_end, batch_size);
       nlohmann::json skipped_by_unit = nlohmann::json::object();
       for (size_t k = 0; k < costs.size(); ++k) skipped_by_unit[costs[k].name] = skipped_batches[k];
-      const double skipped =
-          unit_costs::cache_skipped_seconds(costs, c.served_by_prefix_end, batch_size);
+      const double skipped = unit_costs::cache_skipped_seconds(costs, skipped_batches);
       const double own = c.store_seconds + c.read_seconds + c.carry_seconds;
       out["cost_model"]["with_cache"] = {{"forward_skipped_s", hundredths(skipped)},
                                          {"forward_skipped_batches", skipped_by_unit},

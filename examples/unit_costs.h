@@ -192,13 +192,13 @@ inline double modelled_seconds(const std::vector<UnitCost>& costs,
   return priced_seconds(costs, count_passes(costs, frozen, first_step, total_steps));
 }
 
-// The forward time the frozen-prefix cache saved (`cache_skipped_batches`, priced).
+// The forward time the frozen-prefix cache saved: `skipped_batches` (from
+// `cache_skipped_batches`, in the order of `costs`) priced at each unit's forward time.
 inline double cache_skipped_seconds(const std::vector<UnitCost>& costs,
-                                    const std::map<std::string, int64_t>& served_by_prefix_end,
-                                    int64_t batch) {
-  const auto skipped = cache_skipped_batches(costs, served_by_prefix_end, batch);
+                                    const std::vector<double>& skipped_batches) {
   double seconds = 0;
-  for (size_t k = 0; k < costs.size(); ++k) seconds += costs[k].forward_s * skipped[k];
+  for (size_t k = 0; k < costs.size() && k < skipped_batches.size(); ++k)
+    seconds += costs[k].forward_s * skipped_batches[k];
   return seconds;
 }
 
