@@ -13,6 +13,8 @@ predates that, so the model leaves the cache out). Where the runs record how oft
 passes ran (`cost_model.units.*.passes`), every run of a seed is priced with the same per-unit
 times, the median of that seed's measurements: each run times its units on one batch before
 training, and one slow moment there would otherwise move its modelled time by tens of percent.
+A last section shows how far each run's one-batch timing lies from its seed's median, beside
+the same for its first epoch, and lists the runs timed more than 10 % off.
 
     python3 bench/freeze_summary.py build/freeze_benchmark/results.jsonl
 """
@@ -106,6 +108,46 @@ def cost_columns(run, base, times=None):
     return f" {steps:>7.3f} {model[0] / base_model[0]:>7.3f}{'*' if model[1] else ' '}"
 
 
+def unit_time_sum(run):
+    """The run's one-batch timing before training: its units' forward + backward ms, or None."""
+    model = run.get("cost_model")
+    units = model.get("units", {}) if isinstance(model, dict) else {}
+    try:
+        return sum(entry["forward_ms"] + entry["backward_ms"] for entry in units.values()) or None
+    except (KeyError, TypeError):
+        return None
+
+
+def timing_against_first_epoch(runs, label):
+    """[(seed, label, timed, first)]: per run with a cost model, its summed one-batch unit times
+    and its first epoch's seconds, each over the median of its seed's runs. The first epoch is
+    nearly the same computation in every arm, so where both move together the timing caught the
+    machine's speed at the run's start, not a fault of the measurement."""
+    rows = []
+    for seed in sorted({r["seed"] for r in runs}):
+        timed = [(r, unit_time_sum(r)) for r in runs if r["seed"] == seed]
+        timed = [(r, t) for r, t in timed if t and r.get("train_s_per_epoch")]
+        if len(timed) < 3:
+            continue
+        mid_t = statistics.median(t for _, t in timed)
+        mid_e = statistics.median(r["train_s_per_epoch"][0] for r, _ in timed)
+        rows += [(seed, label(r), t / mid_t, r["train_s_per_epoch"][0] / mid_e)
+                 for r, t in timed]
+    return rows
+
+
+def print_timing(rows):
+    timed, first = [row[2] for row in rows], [row[3] for row in rows]
+    print(f"\none-batch unit timing before training, over its seed's median: "
+          f"{min(timed):.2f}–{max(timed):.2f} over {len(rows)} runs; the first epoch's time, "
+          f"likewise: {min(first):.2f}–{max(first):.2f}")
+    if len(rows) > 2 and statistics.pstdev(timed) > 0 and statistics.pstdev(first) > 0:
+        print(f"correlation of the two within seeds: {statistics.correlation(timed, first):+.2f}")
+    for seed, l, t, e in rows:
+        if abs(t - 1) > 0.1:
+            print(f"  seed {seed} {l}: timed {t:.2f}, first epoch {e:.2f}")
+
+
 def paired_bootstrap(values, resamples=10000, seed=0):
     """The 95 % percentile interval of the mean of `values` (per-seed paired differences),
     resampling the seeds with replacement."""
@@ -163,6 +205,9 @@ def main():
                 print(f"{l:<22} {statistics.mean(ratios[l]):>7.3f} "
                       f"{f'{r_lo:.3f} – {r_hi:.3f}':>16} {statistics.mean(diffs[l]):>+7.2f} "
                       f"{f'{d_lo:+.2f} – {d_hi:+.2f}':>20}  {len(ratios[l])}")
+    timing = timing_against_first_epoch(runs, label)
+    if timing:
+        print_timing(timing)
 
 
 if __name__ == "__main__":

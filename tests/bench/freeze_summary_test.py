@@ -54,6 +54,25 @@ def priced(label, measured_ms, passes, skipped=None, cache_s=0.0):
 runs += [priced("none", 10.0, (1000, 1000)),
          priced("half+cache", 14.0, (1000, 500), skipped=500, cache_s=1.0),
          priced("other", 10.0, (1000, 1000))]
+
+
+def timed(label, unit_ms, first_epoch_s):
+    """A run of seed 9 whose one-batch timing sums to `unit_ms` over its two units."""
+    r = run(label, 100.0, 99.0)
+    r["seed"] = 9
+    r["cost_model"]["units"] = {u: {"forward_ms": unit_ms / 4, "backward_ms": unit_ms / 4}
+                                for u in ("a", "b")}
+    r["train_s_per_epoch"] = [first_epoch_s, 30.0]
+    return r
+
+
+# Seed 9: the medians are 10 ms and 42 s, so the runs are timed 1.00, 0.95, 1.20 and their
+# first epochs 0.952, 1.000, 1.143. By hand on the raw values (the correlation ignores scale):
+# timing deviations from its mean 10.5 ms are -0.5, -1.0, +1.5; the epochs' from 43.33 s are
+# -3.33, -1.33, +4.67; covariance sum 1.667 + 1.333 + 7.0 = 10.0, sums of squares 3.5 and
+# 34.67: correlation 10.0 / sqrt(3.5 * 34.67) = +0.91. Only the third run is timed more than
+# 10 % off its seed's median.
+runs += [timed("t_a", 10.0, 40.0), timed("t_b", 9.5, 42.0), timed("t_c", 12.0, 48.0)]
 results = os.path.join(work, "results.jsonl")
 with open(results, "w") as f:
     for r in runs:
@@ -86,4 +105,11 @@ check("priced at the seed's median unit times: the same times for every arm",
       seed8.get("none", [])[7:9] == ["1.000", "1.000"] and
       seed8.get("half+cache", [])[8:9] == ["0.550"] and seed8.get("other", [])[8:9] == ["1.000"],
       seed8)
+timing = out.stdout.split("\none-batch unit timing")[-1]
+check("the timing section: its range, the correlation within seeds, the run timed off",
+      "0.95–1.20 over 3 runs" in timing and "correlation of the two within seeds: +0.91" in timing
+      and "seed 9 t_c: timed 1.20, first epoch 1.14" in timing
+      and "t_a:" not in timing and "t_b:" not in timing, timing)
+check("runs without one-batch timing or epochs stay out of it (seeds 7 and 8)",
+      "seed 7" not in timing and "seed 8" not in timing and "over 3 runs" in timing, timing)
 finish()
