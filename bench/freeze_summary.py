@@ -52,13 +52,17 @@ PASS_TIMES = {"forward": "forward_ms", "backward": "backward_ms",
               "backward_weights": "backward_weights_ms", "backward_input": "backward_input_ms"}
 
 
+def cost_units(run):
+    """The run's `cost_model.units` ({unit: measured times and passes}), or {} without a model."""
+    model = run.get("cost_model")
+    return model.get("units", {}) if isinstance(model, dict) else {}
+
+
 def median_unit_times(runs):
     """{(unit, time key): the median over `runs` of that measured time}."""
     samples = {}
     for run in runs:
-        model = run.get("cost_model")
-        units = model.get("units", {}) if isinstance(model, dict) else {}
-        for unit, entry in units.items():
+        for unit, entry in cost_units(run).items():
             for key in PASS_TIMES.values():
                 if isinstance(entry.get(key), (int, float)):
                     samples.setdefault((unit, key), []).append(entry[key])
@@ -68,8 +72,7 @@ def median_unit_times(runs):
 def priced_steps(run, times):
     """The run's modelled step seconds with `times` (from median_unit_times), the cache's
     skipped forward passes off and its own time on; None if the run lacks its pass counts."""
-    model = run.get("cost_model")
-    units = model.get("units", {}) if isinstance(model, dict) else {}
+    model, units = run.get("cost_model"), cost_units(run)
     if not units or any("passes" not in entry for entry in units.values()):
         return None
     try:
@@ -110,10 +113,8 @@ def cost_columns(run, base, times=None):
 
 def unit_time_sum(run):
     """The run's one-batch timing before training: its units' forward + backward ms, or None."""
-    model = run.get("cost_model")
-    units = model.get("units", {}) if isinstance(model, dict) else {}
     try:
-        return sum(entry["forward_ms"] + entry["backward_ms"] for entry in units.values()) or None
+        return sum(e["forward_ms"] + e["backward_ms"] for e in cost_units(run).values()) or None
     except (KeyError, TypeError):
         return None
 
