@@ -143,16 +143,21 @@ def panel(runs, colours, ranges, left, top, width, height, title):
     dot, each arm's mean a large one, each seed's frontier thin and dashed, the mean frontier
     thick; the title names the cell and the margin of every arm that is not a fixed schedule."""
     seeds, points, frontier, margins = analyse(runs)
-    judged = [n for n in arm_order(points) if pace(n) is None and n != "none"]
-    pad_l, pad_r, pad_t, pad_b = 60, 16, 28 + 13 * len(judged), 40
+    lines = []  # each judged arm's margin and verdict, the verdict on a line of its own if long
+    for name in (n for n in arm_order(points) if pace(n) is None and n != "none"):
+        margin, verdict = assess(name, points[name], margins, frontier)
+        text = f"{name}: margin {margin}"
+        if verdict and len(text) + len(verdict) > 84:
+            lines += [text + ",", "    " + verdict]
+        else:
+            lines.append(text + (f", {verdict}" if verdict else ""))
+    pad_l, pad_r, pad_t, pad_b = 60, 16, 28 + 13 * len(lines), 40
     x_lo, x_hi, y_lo, y_hi = ranges
     sx = lambda x: left + pad_l + (x - x_lo) / (x_hi - x_lo) * (width - pad_l - pad_r)
     sy = lambda y: top + height - pad_b - (y - y_lo) / (y_hi - y_lo) * (height - pad_t - pad_b)
     svg = [f'<text x="{left + pad_l}" y="{top + 16}" font-weight="bold">{html.escape(title)}'
            f'</text>']
-    for i, name in enumerate(judged):
-        margin, verdict = assess(name, points[name], margins, frontier)
-        text = f"{name}: margin {margin}" + (f", {verdict}" if verdict else "")
+    for i, text in enumerate(lines):
         svg.append(f'<text x="{left + pad_l}" y="{top + 30 + 13 * i}" font-size="10">'
                    f'{html.escape(text)}</text>')
     for i in range(6):
