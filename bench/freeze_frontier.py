@@ -128,21 +128,22 @@ def assess(name, ps, margins, frontier):
     return "outside the fixed schedules' range", ""
 
 
-def axis_ranges(cells):
-    """(x_lo, x_hi, y_lo, y_hi) holding every run of every cell, so panels compare."""
+def axis_ranges(analyses):
+    """(x_lo, x_hi, y_lo, y_hi) holding every run of every cell (each as `analyse` gives it), so
+    panels compare."""
     xs, ys = [0.4, 1.0], [-0.5, 0.2]
-    for _, runs in cells:
-        for ps in analyse(runs)[1].values():
+    for _, points, _, _ in analyses:
+        for ps in points.values():
             xs += [x for _, x, _ in ps]
             ys += [y for _, _, y in ps]
     return min(xs) - 0.02, max(xs) + 0.02, min(ys) - 0.05, max(ys) + 0.05
 
 
-def panel(runs, colours, ranges, left, top, width, height, title):
-    """One cell's plot as SVG elements in the box (left, top, width, height): each run a small
+def panel(analysis, colours, ranges, left, top, width, height, title):
+    """One cell's plot (its runs as `analyse` gives them) as SVG elements in the box (left, top, width, height): each run a small
     dot, each arm's mean a large one, each seed's frontier thin and dashed, the mean frontier
     thick; the title names the cell and the margin of every arm that is not a fixed schedule."""
-    seeds, points, frontier, margins = analyse(runs)
+    seeds, points, frontier, margins = analysis
     lines = []  # each judged arm's margin and verdict, the verdict on a line of its own if long
     for name in (n for n in arm_order(points) if pace(n) is None and n != "none"):
         margin, verdict = assess(name, points[name], margins, frontier)
@@ -201,9 +202,10 @@ def panel(runs, colours, ranges, left, top, width, height, title):
 def figure(cells, columns=2, width=560, height=380):
     """Every cell's panel on one grid with the same axes, and one legend under it, as a
     standalone SVG document."""
-    names = arm_order({n for _, runs in cells for n in analyse(runs)[1]})
+    analyses = [analyse(runs) for _, runs in cells]
+    names = arm_order({n for _, points, _, _ in analyses for n in points})
     colours = {n: COLOURS[i % len(COLOURS)] for i, n in enumerate(names)}
-    ranges = axis_ranges(cells)
+    ranges = axis_ranges(analyses)
     columns = min(columns, len(cells)) or 1
     rows = (len(cells) + columns - 1) // columns
     per_row = 2 * columns
@@ -213,8 +215,8 @@ def figure(cells, columns=2, width=560, height=380):
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
            f'font-family="sans-serif" font-size="12">',
            f'<rect width="{total_w}" height="{total_h}" fill="white"/>']
-    for i, (title, runs) in enumerate(cells):
-        svg += panel(runs, colours, ranges, (i % columns) * width, (i // columns) * height,
+    for i, ((title, _), analysis) in enumerate(zip(cells, analyses)):
+        svg += panel(analysis, colours, ranges, (i % columns) * width, (i // columns) * height,
                      width, height, title)
     for i, name in enumerate(names):
         x = 70 + (i % per_row) * (total_w - 70) / per_row
