@@ -140,9 +140,10 @@ def axis_ranges(analyses):
 
 
 def panel(analysis, colours, ranges, left, top, width, height, title):
-    """One cell's plot (its runs as `analyse` gives them) as SVG elements in the box (left, top, width, height): each run a small
-    dot, each arm's mean a large one, each seed's frontier thin and dashed, the mean frontier
-    thick; the title names the cell and the margin of every arm that is not a fixed schedule."""
+    """One cell's plot (its runs as `analyse` gives them) as SVG elements in the box (left, top,
+    width, height): each run a small dot, each arm's mean a large one, each seed's frontier thin
+    and dashed, the mean frontier thick; the title names the cell and the margin of every arm
+    that is not a fixed schedule."""
     seeds, points, frontier, margins = analysis
     lines = []  # each judged arm's margin and verdict, the verdict on a line of its own if long
     for name in (n for n in arm_order(points) if pace(n) is None and n != "none"):
@@ -201,8 +202,8 @@ def panel(analysis, colours, ranges, left, top, width, height, title):
 
 def figure(cells, columns=2, width=560, height=380):
     """Every cell's panel on one grid with the same axes, and one legend under it, as a
-    standalone SVG document."""
-    analyses = [analyse(runs) for _, runs in cells]
+    standalone SVG document; `cells` holds (title, the cell's runs as `analyse` gives them)."""
+    analyses = [analysis for _, analysis in cells]
     names = arm_order({n for _, points, _, _ in analyses for n in points})
     colours = {n: COLOURS[i % len(COLOURS)] for i, n in enumerate(names)}
     ranges = axis_ranges(analyses)
@@ -215,7 +216,7 @@ def figure(cells, columns=2, width=560, height=380):
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{total_w}" height="{total_h}" '
            f'font-family="sans-serif" font-size="12">',
            f'<rect width="{total_w}" height="{total_h}" fill="white"/>']
-    for i, ((title, _), analysis) in enumerate(zip(cells, analyses)):
+    for i, (title, analysis) in enumerate(cells):
         svg += panel(analysis, colours, ranges, (i % columns) * width, (i // columns) * height,
                      width, height, title)
     for i, name in enumerate(names):
@@ -227,8 +228,8 @@ def figure(cells, columns=2, width=560, height=380):
     return "".join(svg)
 
 
-def arm_table(runs):
-    seeds, points, frontier, margins = analyse(runs)
+def arm_table(runs, analysis):
+    seeds, points, frontier, margins = analysis
     rows = []
     for name in arm_order(points):
         ps = points[name]
@@ -245,8 +246,9 @@ def arm_table(runs):
 
 
 def page(cells, title):
-    """A self-contained page: the figure, then one table of arms per cell."""
-    tables = "".join(f"<h2>{html.escape(t)}</h2>{arm_table(runs)}" for t, runs in cells)
+    """A self-contained page: the figure, then one table of arms per cell ((title, runs))."""
+    analysed = [(t, runs, analyse(runs)) for t, runs in cells]
+    tables = "".join(f"<h2>{html.escape(t)}</h2>{arm_table(runs, a)}" for t, runs, a in analysed)
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:72em}}
@@ -257,7 +259,7 @@ td:first-child{{text-align:left}}</style></head><body>
 test accuracy minus that run's. Small dots: one run; large dots: the mean over seeds. Thin
 dashed: each seed's fixed-schedule frontier F(α); thick: the mean frontier (long dashes: the
 schedules run with the frozen-prefix cache, which "+cache" arms are measured against).</p>
-{figure(cells)}
+{figure([(t, a) for t, _, a in analysed])}
 {tables}
 </body></html>
 """
@@ -277,7 +279,7 @@ def main():
     output = sys.argv[-1]
     with open(output, "w") as f:
         if output.endswith(".svg"):
-            f.write(figure(cells) + "\n")
+            f.write(figure([(t, analyse(runs)) for t, runs in cells]) + "\n")
         else:
             f.write(page(cells, "Freeze training: time against accuracy"))
     print(f"frontier {'figure' if output.endswith('.svg') else 'page'}: {output}")
