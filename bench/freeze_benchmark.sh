@@ -19,9 +19,9 @@
 # Every other option goes to each run of the example (build/bin/fashion_mnist_freeze --help):
 # --model, --lr-schedule, --epochs, --train-subset, --cost-model, --config, ...
 #
-# Each seed's arms run back to back in a random order (drawn from the seed, so a rerun repeats
-# it), and each run's JSON line gets the 1-minute load average at its start, since this
-# machine's speed drifts.
+# Each seed's arms run back to back in a random order (drawn from the seed by bench/run_order.py,
+# so a rerun repeats it and other seeds get other orders), and each run's JSON line gets the
+# 1-minute load average at its start, since this machine's speed drifts.
 #
 # Each run's JSON line and log directory are kept under build/freeze_benchmark/, with the
 # frontier page (time against accuracy per arm, the fixed schedules' F(α), each arm's margin over
@@ -62,7 +62,7 @@ results="$out/results.jsonl"
 [[ $append == 1 ]] || : > "$results"
 for seed in $seeds; do
   # shellcheck disable=SC2086
-  order=$(printf '%s\n' $policies | shuf --random-source=<(yes "$seed"))
+  order=$(/usr/bin/python3 bench/run_order.py "$seed" $policies)
   for entry in $order; do
     label=${entry}
     variant=()
