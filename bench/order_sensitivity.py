@@ -13,7 +13,6 @@ speed at each run could change, they are not a better estimate.
 
     python3 bench/order_sensitivity.py RESULTS.jsonl [RESULTS.jsonl ...]
 """
-import copy
 import statistics
 import sys
 
@@ -34,15 +33,9 @@ def speed_factors(runs):
     return factors
 
 
-def speed_corrected(runs):
-    """A copy of `runs`, each wall time divided by its run's speed factor."""
-    factors = speed_factors(runs)
-    corrected = []
-    for r in runs:
-        c = copy.deepcopy(r)
-        c["wall_s"] = r["wall_s"] / factors.get(id(r), 1.0)
-        corrected.append(c)
-    return corrected
+def speed_corrected(runs, factors):
+    """A copy of `runs`, each wall time divided by its run's factor (from speed_factors)."""
+    return [dict(r, wall_s=r["wall_s"] / factors.get(id(r), 1.0)) for r in runs]
 
 
 def shared_order(runs):
@@ -56,8 +49,8 @@ def shared_order(runs):
 def report(path, runs):
     lines = [f"{path}: " + ("one order of arms for every seed" if shared_order(runs)
                             else "the seeds ran their arms in different orders")]
-    measured, corrected = analyse(runs), analyse(speed_corrected(runs))
     factors = speed_factors(runs)
+    measured, corrected = analyse(runs), analyse(speed_corrected(runs, factors))
     for name in sorted(measured[1]):
         if pace(name) is not None or name == "none":
             continue
