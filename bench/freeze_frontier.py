@@ -146,7 +146,7 @@ def panel(analysis, colours, ranges, left, top, width, height, title):
     that is not a fixed schedule."""
     seeds, points, frontier, margins = analysis
     lines = []  # each judged arm's margin and verdict, the verdict on a line of its own if long
-    for name in (n for n in arm_order(points) if pace(n) is None and n != "none"):
+    for name in arm_order(margins):  # the arms judged against the frontier
         margin, verdict = assess(name, points[name], margins, frontier)
         text = f"{name}: margin {margin}"
         if verdict and len(text) + len(verdict) > 84:

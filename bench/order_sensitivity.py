@@ -16,7 +16,7 @@ speed at each run could change, they are not a better estimate.
 import statistics
 import sys
 
-from freeze_frontier import analyse, assess, label, pace
+from freeze_frontier import analyse, arm_order, assess, label
 from freeze_summary import load
 
 
@@ -51,9 +51,7 @@ def report(path, runs):
                             else "the seeds ran their arms in different orders")]
     factors = speed_factors(runs)
     measured, corrected = analyse(runs), analyse(speed_corrected(runs, factors))
-    for name in sorted(measured[1]):
-        if pace(name) is not None or name == "none":
-            continue
+    for name in arm_order(measured[3]):  # the arms judged against the frontier
         arm_factors = [factors[id(r)] for r in runs if label(r) == name and id(r) in factors]
         before = assess(name, measured[1][name], measured[3], measured[2])
         after = assess(name, corrected[1][name], corrected[3], corrected[2])
