@@ -13,6 +13,9 @@ predates that, so the model leaves the cache out). Where the runs record how oft
 passes ran (`cost_model.units.*.passes`), every run of a seed is priced with the same per-unit
 times, the median of that seed's measurements: each run times its units on one batch before
 training, and one slow moment there would otherwise move its modelled time by tens of percent.
+A section then gives, per arm, the modelled over the measured step time (both as ratios to
+the seed's `none`) and the same in absolute seconds over every run: where the two agree, the
+measured times reflect the computation each arm saves rather than the machine's drift.
 A last section shows how far each run's one-batch timing lies from its seed's median, beside
 the same for its first epoch, and lists the runs timed more than 10 % off.
 
@@ -149,6 +152,49 @@ def print_timing(rows):
             print(f"  seed {seed} {l}: timed {t:.2f}, first epoch {e:.2f}")
 
 
+def model_against_measurement(runs, label):
+    """How far the cost model is from the measured step time. Returns ({arm: [per seed, the
+    modelled step time over the measured one, each as a ratio to that seed's `none`]},
+    [per run, modelled over measured step seconds], the number of cached runs whose model
+    leaves the cache out, which are not counted). Every run of a seed is priced at the seed's
+    median unit times, as in the per-seed tables."""
+    relative, absolute, skipped = {}, [], 0
+    for seed in sorted({r["seed"] for r in runs}):
+        by_label = {label(r): r for r in runs if r["seed"] == seed}
+        times = median_unit_times(by_label.values())
+        base = by_label.get("none")
+        base_model = modelled_steps(base, times) if base else None
+        for l, r in by_label.items():
+            model = modelled_steps(r, times)
+            if model is None or not r.get("steps_s"):
+                continue
+            if model[1]:
+                skipped += 1
+                continue
+            absolute.append(model[0] / r["steps_s"])
+            if l != "none" and base_model and base_model[0] and base.get("steps_s"):
+                relative.setdefault(l, []).append(
+                    (model[0] / base_model[0]) / (r["steps_s"] / base["steps_s"]))
+    return relative, absolute, skipped
+
+
+def print_model_against_measurement(relative, absolute, skipped):
+    print("\ncost model over measurement: modelled / measured step time, each as a ratio to "
+          "the seed's none (median over seeds, range)")
+    for l, values in relative.items():
+        print(f"  {l:<22} {statistics.median(values):.2f} "
+              f"({min(values):.2f}–{max(values):.2f}) over {len(values)} seeds")
+    every = [v for values in relative.values() for v in values]
+    if every:
+        print(f"  every arm's median {min(map(statistics.median, relative.values())):.2f}–"
+              f"{max(map(statistics.median, relative.values())):.2f}; single runs "
+              f"{min(every):.2f}–{max(every):.2f}")
+    print(f"absolute, modelled / measured step seconds: median {statistics.median(absolute):.2f}"
+          f" ({min(absolute):.2f}–{max(absolute):.2f}) over {len(absolute)} runs"
+          + (f"; not counted: {skipped} cached run(s) whose model leaves the cache out"
+             if skipped else ""))
+
+
 def paired_bootstrap(values, resamples=10000, seed=0):
     """The 95 % percentile interval of the mean of `values` (per-seed paired differences),
     resampling the seeds with replacement."""
@@ -206,6 +252,9 @@ def main():
                 print(f"{l:<22} {statistics.mean(ratios[l]):>7.3f} "
                       f"{f'{r_lo:.3f} – {r_hi:.3f}':>16} {statistics.mean(diffs[l]):>+7.2f} "
                       f"{f'{d_lo:+.2f} – {d_hi:+.2f}':>20}  {len(ratios[l])}")
+    relative, absolute, skipped = model_against_measurement(runs, label)
+    if absolute:
+        print_model_against_measurement(relative, absolute, skipped)
     timing = timing_against_first_epoch(runs, label)
     if timing:
         print_timing(timing)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/freeze_summary.py's cost-model columns on runs whose ratios are known: the measured
 and the modelled step time as ratios to `none`'s, the model with the cache where the run has
-it, `*` where a cached run's model leaves the cache out, blanks where a run has no model.
+it, `*` where a cached run's model leaves the cache out, blanks where a run has no model; and
+the section setting the model against the measurement per arm and over every run.
 
 Usage: freeze_summary_test.py SOURCE_DIR WORK_DIR"""
 import json, os, subprocess, sys
@@ -29,7 +30,8 @@ runs = [run("none", 200.0, 160.0),
         run("fixed", 150.0, 120.0),                                  # 0.750 and 0.750
         run("fixed+cache", 100.0, 120.0, with_cache=72.0, cache=True),  # 0.500 and 0.450
         run("old+cache", 100.0, 120.0, cache=True),                  # 0.500 and 0.750*
-        run("plain", 180.0)]                                         # no model: blanks
+        run("plain", 180.0),                                         # no model: blanks
+        run("other", 100.0, 56.0)]                                   # 0.500 and 0.350
 
 
 def priced(label, measured_ms, passes, skipped=None, cache_s=0.0):
@@ -105,6 +107,23 @@ check("priced at the seed's median unit times: the same times for every arm",
       seed8.get("none", [])[7:9] == ["1.000", "1.000"] and
       seed8.get("half+cache", [])[8:9] == ["0.550"] and seed8.get("other", [])[8:9] == ["1.000"],
       seed8)
+agreement = out.stdout.split("\ncost model over measurement")[-1].split("\none-batch")[0]
+arms = {line.split()[0]: line.split()[1:] for line in agreement.splitlines()[1:]
+        if line.startswith("  ")}
+# (model / none) / (steps / none): fixed 0.750 / 0.750, fixed+cache 0.450 / 0.500, seed 8's
+# half+cache 0.550 / 1; "other" 0.350 / 0.500 on seed 7 and 1 / 1 on seed 8, median 0.85.
+check("the model against the measurement, per arm: median and range over seeds",
+      arms.get("fixed", [])[:4] == ["1.00", "(1.00–1.00)", "over", "1"] and
+      arms.get("fixed+cache", [])[:1] == ["0.90"] and arms.get("half+cache", [])[:1] == ["0.55"]
+      and arms.get("other", [])[:4] == ["0.85", "(0.70–1.00)", "over", "2"], agreement)
+check("none is the reference, not an arm; a model without the cache is left out and counted",
+      "none" not in arms and "old+cache" not in arms and "plain" not in arms and
+      "not counted: 1 cached run(s)" in agreement, agreement)
+# Absolute modelled / measured over the 10 runs with a model the cache does not contradict:
+# seed 7 0.80 0.80 0.72 0.56, seed 8 0.20 0.11 0.20, seed 9 0.99 three times: median 0.76.
+check("absolute: median and range over every run with a model",
+      "median 0.76 (0.11–0.99) over 10 runs" in agreement and
+      "every arm's median 0.55–1.00; single runs 0.55–1.00" in agreement, agreement)
 timing = out.stdout.split("\none-batch unit timing")[-1]
 check("the timing section: its range, the correlation within seeds, the run timed off",
       "0.95–1.20 over 3 runs" in timing and "correlation of the two within seeds: +0.91" in timing
