@@ -105,13 +105,23 @@ def modelled_steps(run, times=None):
     return model["steps_s"], "cache" in run
 
 
+def cost_ratios(run, base, times=None):
+    """(measured step time / base's, modelled / base's, whether the run's model leaves out a
+    cache it used), or None where either run lacks the model or its measured step time."""
+    model, base_model = modelled_steps(run, times), modelled_steps(base, times) if base else None
+    if (model is None or base_model is None or not base_model[0] or not base.get("steps_s")
+            or not run.get("steps_s")):
+        return None
+    return run["steps_s"] / base["steps_s"], model[0] / base_model[0], model[1]
+
+
 def cost_columns(run, base, times=None):
     """'steps / none' and 'model / none' for runs with the cost model, else blanks."""
-    model, base_model = modelled_steps(run, times), modelled_steps(base, times) if base else None
-    if model is None or base_model is None or not base_model[0] or not base.get("steps_s"):
+    ratios = cost_ratios(run, base, times)
+    if ratios is None:
         return " " * 17
-    steps = run["steps_s"] / base["steps_s"]
-    return f" {steps:>7.3f} {model[0] / base_model[0]:>7.3f}{'*' if model[1] else ' '}"
+    steps, model, leaves_out_cache = ratios
+    return f" {steps:>7.3f} {model:>7.3f}{'*' if leaves_out_cache else ' '}"
 
 
 def unit_time_sum(run):
@@ -163,7 +173,6 @@ def model_against_measurement(runs, label):
         by_label = {label(r): r for r in runs if r["seed"] == seed}
         times = median_unit_times(by_label.values())
         base = by_label.get("none")
-        base_model = modelled_steps(base, times) if base else None
         for l, r in by_label.items():
             model = modelled_steps(r, times)
             if model is None or not r.get("steps_s"):
@@ -172,9 +181,9 @@ def model_against_measurement(runs, label):
                 skipped += 1
                 continue
             absolute.append(model[0] / r["steps_s"])
-            if l != "none" and base_model and base_model[0] and base.get("steps_s"):
-                relative.setdefault(l, []).append(
-                    (model[0] / base_model[0]) / (r["steps_s"] / base["steps_s"]))
+            ratios = cost_ratios(r, base, times) if l != "none" else None
+            if ratios is not None:
+                relative.setdefault(l, []).append(ratios[1] / ratios[0])
     return relative, absolute, skipped
 
 
